@@ -1,0 +1,5 @@
+"""Errors caused by what the user asked for. The CLI prints them as one line and exits with code 2."""
+
+
+class UserError(Exception):
+    """A bad option, file or run name; the message says what was wrong and how to fix it."""

@@ -1,0 +1,126 @@
+"""What every search space shares: the architecture protocol, the space interface and the model config.
+
+Nothing here imports torch: architectures are plain values that strategies, the CLI and result files handle
+without building a network. Only `SearchSpace.build` touches torch, and it imports it lazily.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import networkx as nx
+    from torch import nn
+
+
+class ArchitectureError(ValueError):
+    """An architecture value that breaks the rules of its space (unknown op, bad index, wrong size)."""
+
+
+class Architecture(Protocol):
+    """An immutable, validated, torch-free description of one network's cells."""
+
+    space: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+    def canonical_form(self) -> str:
+        """A string equal for exactly the architectures that compute the same function up to relabelling."""
+        ...
+
+    def to_graph(self) -> nx.MultiDiGraph: ...
+
+
+def to_json(arch: Architecture) -> str:
+    return json.dumps(arch.to_dict(), sort_keys=True, separators=(",", ":"))
+
+
+def canonical_hash(arch: Architecture) -> str:
+    """20 hex digits (80 bits) of SHA-256 over the canonical form: short to print, collision-free in practice."""
+    text = f"{arch.space}:{arch.canonical_form()}"
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """How big a network to build around the searched cells; passed whole to `SearchSpace.build`."""
+
+    channels: int = 16  # C: channels of each op in the first stage; doubled at every reduction
+    cells_per_stage: int = 2  # N: 3 stages of N cells; nasnet adds a reduction cell between stages (3N + 2 cells)
+    num_classes: int = 10
+    drop_path: float = 0.0  # largest probability of dropping a cell branch (Zoph et al. 2018); 0 turns it off
+    auxiliary: bool = False  # auxiliary classifier at 2/3 depth (Szegedy et al. 2015), used in final training
+    stem_multiplier: int = 3  # stem width = stem_multiplier * C, as in DARTS (Liu et al. 2019)
+
+    def __post_init__(self) -> None:
+        checks = {
+            "channels": self.channels >= 1,
+            "cells_per_stage": self.cells_per_stage >= 1,
+            "num_classes": self.num_classes >= 2,
+            "drop_path": 0.0 <= self.drop_path < 1.0,
+            "stem_multiplier": self.stem_multiplier >= 1,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(f"model config: {name}={getattr(self, name)!r} is out of range")
+
+
+class SearchSpace(abc.ABC):
+    """The interface strategies use without knowing which space they explore.
+
+    `decisions()`/`encode()`/`decode()` present an architecture as a fixed-length sequence of categorical
+    choices, which is what an autoregressive RL controller emits.
+    """
+
+    name: ClassVar[str]
+
+    @abc.abstractmethod
+    def sample(self, rng: np.random.Generator) -> Architecture:
+        """An architecture drawn uniformly over the space's choices."""
+
+    @abc.abstractmethod
+    def mutate(self, arch: Architecture, rng: np.random.Generator) -> Architecture:
+        """One local change; never returns an architecture equal to `arch`."""
+
+    @abc.abstractmethod
+    def decisions(self) -> list[int]:
+        """The number of choices at each step of the decision sequence."""
+
+    @abc.abstractmethod
+    def encode(self, arch: Architecture) -> list[int]: ...
+
+    @abc.abstractmethod
+    def decode(self, choices: Sequence[int]) -> Architecture: ...
+
+    @abc.abstractmethod
+    def from_dict(self, data: dict[str, Any]) -> Architecture:
+        """Rebuild and validate an architecture of this space from `Architecture.to_dict()` output."""
+
+    @abc.abstractmethod
+    def parse(self, text: str) -> Architecture:
+        """Read an architecture from its string form (JSON, or the space's own notation such as NB201's)."""
+
+    @abc.abstractmethod
+    def validate(self, arch: Architecture) -> None:
+        """Raise ArchitectureError unless `arch` belongs to this space as configured (ops, number of blocks)."""
+
+    @abc.abstractmethod
+    def build(self, arch: Architecture, config: ModelConfig) -> nn.Module: ...
+
+    @abc.abstractmethod
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments that recreate this space (saved in run folders)."""
+
+    def check_decoding(self, choices: Sequence[int]) -> None:
+        sizes = self.decisions()
+        if len(choices) != len(sizes):
+            raise ArchitectureError(f"{self.name}: expected {len(sizes)} decisions, got {len(choices)}")
+        for step, (choice, size) in enumerate(zip(choices, sizes)):
+            if not 0 <= choice < size:
+                raise ArchitectureError(f"{self.name}: decision {step} is {choice}, must be in [0, {size})")
