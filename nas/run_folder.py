@@ -1,0 +1,130 @@
+"""The layout of a run folder and the record of its candidates.
+
+    results/RUN/
+      config.json          the resolved run config (what `nas search --resume RUN` continues)
+      strategy_state.json  the strategy's state_dict after the last result
+      trials.parquet       one row per candidate (TRIALS_SCHEMA), rewritten atomically as results arrive
+      final.json, final.pt the final training's record and checkpoint (`nas final RUN`)
+      progress.png, best_cell.png  pictures refreshed at the end of a search
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from nas.atomic import atomic_path
+from nas.errors import UserError
+
+DEFAULT_RESULTS_DIR = Path("results")
+
+TRIALS_SCHEMA = pa.schema(
+    [
+        ("trial_id", pa.string()),
+        ("proposal", pa.int64()),  # the strategy's proposal number: the order candidates were asked for
+        ("arch", pa.string()),  # search_spaces.to_json
+        ("arch_hash", pa.string()),  # search_spaces.canonical_hash
+        ("strategy", pa.string()),
+        ("space", pa.string()),
+        ("val_curve", pa.list_(pa.float64())),  # validation accuracy after each epoch, in [0, 1]
+        ("val_accuracy", pa.float64()),  # the last entry of val_curve; null when failed
+        ("params", pa.int64()),
+        ("flops", pa.int64()),
+        ("wall_s", pa.float64()),  # training wall time of this candidate, seconds
+        ("images_per_s", pa.float64()),  # training throughput of this candidate
+        ("status", pa.string()),  # completed | failed | stopped (early-stopped by the scheduler)
+        ("error", pa.string()),  # one line; null unless failed
+        ("finished_at", pa.float64()),  # unix time the result arrived; orders the run's progress
+    ]
+)
+STATUSES = ("completed", "failed", "stopped")
+
+
+def write_trials(path: str | os.PathLike, rows: list[dict[str, Any]]) -> None:
+    table = pa.Table.from_pylist([{name: row.get(name) for name in TRIALS_SCHEMA.names} for row in rows],
+                                 schema=TRIALS_SCHEMA)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def read_trials(path: str | os.PathLike) -> list[dict[str, Any]]:
+    try:
+        return pq.read_table(path).to_pylist()
+    except Exception as e:
+        raise UserError(f"{path} is not a readable trials file ({type(e).__name__}: {e})") from None
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def strategy_state_path(self) -> Path:
+        return self.path / "strategy_state.json"
+
+    @property
+    def trials_path(self) -> Path:
+        return self.path / "trials.parquet"
+
+    @property
+    def final_record_path(self) -> Path:
+        return self.path / "final.json"
+
+    @property
+    def final_checkpoint_path(self) -> Path:
+        return self.path / "final.pt"
+
+    def config(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.config_path.read_text())
+        except FileNotFoundError:
+            raise UserError(f"run {self.path} has no config.json; is it a run folder made by `nas search`?") from None
+        except json.JSONDecodeError as e:
+            raise UserError(f"{self.config_path} is corrupt ({e}); restore it or start a new run") from None
+
+    def trials(self) -> list[dict[str, Any]]:
+        if not self.trials_path.exists():
+            return []
+        return read_trials(self.trials_path)
+
+    def ranked(self) -> list[dict[str, Any]]:
+        """Completed candidates, best validation accuracy first (ties: earlier proposal first)."""
+        done = [t for t in self.trials() if t["status"] == "completed" and t["val_accuracy"] is not None]
+        return sorted(done, key=lambda t: (-t["val_accuracy"], t["proposal"]))
+
+    def candidate(self, rank: int = 1) -> dict[str, Any]:
+        """The rank-th best completed candidate (1 = best)."""
+        ranked = self.ranked()
+        if not ranked:
+            raise UserError(f"run {self.name} has no completed candidates yet")
+        if not 1 <= rank <= len(ranked):
+            raise UserError(f"--rank {rank} is out of range: run {self.name} has {len(ranked)} completed candidates")
+        return ranked[rank - 1]
+
+
+def open_run(name_or_path: str | os.PathLike, results_dir: str | os.PathLike | None = None) -> RunFolder:
+    """Find an existing run by folder path or by name under the results folder."""
+    given = Path(name_or_path)
+    candidates = [given] if given.is_absolute() or given.exists() else []
+    candidates.append(Path(results_dir or DEFAULT_RESULTS_DIR) / given)
+    for path in candidates:
+        if path.is_dir():
+            return RunFolder(path)
+    raise UserError(
+        f"no run {str(name_or_path)!r}: looked for {' and '.join(str(p) for p in candidates)}; "
+        "pass a run folder path or --results-dir"
+    )
