@@ -1,0 +1,32 @@
+"""One candidate's evaluation, as the search sends it to a Ray worker: a plain, picklable request and the
+function that trains the candidate and reports each epoch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+EpochReport = Callable[[int, float], None]  # (epoch counted from 1, validation accuracy in [0, 1])
+
+
+@dataclass(frozen=True)
+class CandidateRequest:
+    proposal: int
+    arch_json: str
+    space: str
+    space_options: dict[str, Any] = field(default_factory=dict)
+    preset: dict[str, Any] = field(default_factory=dict)  # nas.presets.Preset.to_dict()
+    data: str | None = None
+    seed: int = 0  # this candidate's training seed
+    split_seed: int = 0  # the run's seed: every candidate is validated on the same held-out images
+
+    @property
+    def epochs(self) -> int:
+        return int(self.preset["train"]["epochs"])
+
+
+class Evaluator(Protocol):
+    def __call__(self, request: CandidateRequest, report: EpochReport) -> dict[str, Any]:
+        """Train and measure the candidate; return at least status ("completed" or "failed"), val_curve,
+        val_accuracy, params, flops, wall_s, images_per_s and error. Must not raise for a bad candidate."""
+        ...

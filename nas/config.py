@@ -1,0 +1,104 @@
+"""The one typed config of a search run: read from an optional TOML file, overridden by command-line flags,
+validated once, and saved in the run folder so that `--resume` continues with exactly the same settings."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nas.errors import UserError
+
+SCHEDULERS = ("none", "asha")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    name: str
+    strategy: str = "evolution"
+    strategy_options: dict[str, Any] = field(default_factory=dict)  # e.g. population, sample_size
+    space: str = "nasnet"
+    space_options: dict[str, Any] = field(default_factory=dict)  # e.g. ops, num_blocks
+    preset: str = "proxy"  # nas.presets name: how each candidate is trained
+    trials: int | None = 100  # candidates to evaluate; None: until the time budget ends
+    time_budget_s: float | None = None  # no new candidate starts after this; those in flight finish
+    concurrency: int | None = None  # candidates in flight; None: as many as the resources allow
+    gpus_per_trial: float | None = None  # None: 0.25 when the cluster has GPUs (4 candidates per GPU), else 0
+    cpus_per_trial: float = 1.0
+    scheduler: str = "none"  # "asha": stop weak candidates early (Li et al. 2020)
+    data: str | None = None  # CIFAR-10 location (see nas.data); None: torchvision's download cache
+    seed: int = 0
+    dedupe: bool = True  # answer already-evaluated architectures from a cache
+    address: str | None = None  # Ray cluster address; None: start a local Ray
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+FIELDS = {f.name for f in dataclasses.fields(SearchConfig)}
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise UserError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"config file {path} is not valid TOML: {e}") from None
+    unknown = sorted(set(data) - FIELDS)
+    if unknown:
+        raise UserError(f"config file {path}: unknown keys {', '.join(unknown)}; known keys: {', '.join(sorted(FIELDS))}")
+    return data
+
+
+def make_config(values: dict[str, Any]) -> SearchConfig:
+    """Build and validate; every problem is a one-line UserError that names the setting."""
+    import search_spaces
+    import strategies
+    from nas.presets import PRESETS
+
+    unknown = sorted(set(values) - FIELDS)
+    if unknown:
+        raise UserError(f"unknown settings {', '.join(unknown)}")
+    try:
+        config = SearchConfig(**values)
+    except TypeError as e:
+        raise UserError(f"bad settings: {e}") from None
+
+    def fail(setting: str, problem: str) -> None:
+        raise UserError(f"{setting}: {problem}")
+
+    if not _NAME.match(config.name):
+        fail("name", f"{config.name!r} must be letters, digits, '.', '_' or '-' (it names the run folder)")
+    if config.strategy not in strategies.STRATEGIES:
+        fail("strategy", f"unknown strategy {config.strategy!r}; choose one of {', '.join(sorted(strategies.STRATEGIES))}")
+    if config.space not in search_spaces.SPACES:
+        fail("space", f"unknown search space {config.space!r}; choose one of {', '.join(sorted(search_spaces.SPACES))}")
+    try:
+        search_spaces.make_space(config.space, **config.space_options)
+    except (TypeError, ValueError) as e:
+        fail("space_options", str(e))
+    if config.preset not in PRESETS:
+        fail("preset", f"unknown preset {config.preset!r}; choose one of {', '.join(PRESETS)}")
+    if config.trials is None and config.time_budget_s is None:
+        fail("trials", "give --trials, --time-budget or both, so the search knows when to stop")
+    if config.trials is not None and config.trials < 1:
+        fail("trials", f"{config.trials} must be at least 1")
+    if config.time_budget_s is not None and config.time_budget_s <= 0:
+        fail("time_budget_s", f"{config.time_budget_s} must be positive")
+    if config.concurrency is not None and config.concurrency < 1:
+        fail("concurrency", f"{config.concurrency} must be at least 1")
+    if config.gpus_per_trial is not None and not 0 <= config.gpus_per_trial <= 8:
+        fail("gpus_per_trial", f"{config.gpus_per_trial} must be between 0 and 8 (0.25 puts 4 candidates on a GPU)")
+    if config.cpus_per_trial <= 0:
+        fail("cpus_per_trial", f"{config.cpus_per_trial} must be positive")
+    if config.scheduler not in SCHEDULERS:
+        fail("scheduler", f"unknown scheduler {config.scheduler!r}; choose one of {', '.join(SCHEDULERS)}")
+    if config.data is not None and not Path(config.data).exists():
+        fail("data", f"{config.data} does not exist; pass --data PATH to a CIFAR-10 folder")
+    return config

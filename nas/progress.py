@@ -1,0 +1,55 @@
+"""Live progress of a search with rich, or one plain line per finished candidate in quiet mode (for logs)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class ProgressDisplay:
+    def __init__(self, progress, config, quiet: bool = False):
+        self.progress, self.config, self.quiet = progress, config, quiet
+        self.console = Console(stderr=True)
+        self.live: Live | None = None
+
+    def __rich__(self):
+        p = self.progress
+        total = f"/{p.total}" if p.total is not None else ""
+        table = Table.grid(padding=(0, 2))
+        table.add_row(
+            Text(f"{self.config.name} · {self.config.strategy} on {self.config.space}", style="bold"),
+            f"done {p.done}{total}", f"running {p.running}", f"failed {p.failed}", f"stopped early {p.stopped}",
+        )
+        best = "none yet" if p.best is None else f"{100 * p.best['val_accuracy']:.2f}% ({p.best['trial_id']}, {p.best['arch_hash']})"
+        table.add_row(f"best validation accuracy: {best}", f"elapsed {_duration(p.elapsed())}",
+                      f"remaining ~{_duration(p.eta_s())}", "", "")
+        return Group(table)
+
+    def on_result(self, row: dict[str, Any]) -> None:
+        if self.quiet:
+            accuracy = "-" if row.get("val_accuracy") is None else f"{100 * row['val_accuracy']:.2f}%"
+            error = f" error={row['error']}" if row.get("error") else ""
+            print(f"{row['trial_id']} {row['status']} val_accuracy={accuracy} hash={row['arch_hash']} "
+                  f"done={self.progress.done}{error}", file=sys.stderr, flush=True)
+
+    def __enter__(self) -> ProgressDisplay:
+        if not self.quiet:
+            self.live = Live(self, console=self.console, refresh_per_second=2, transient=False)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.live is not None:
+            self.live.__exit__(*exc)

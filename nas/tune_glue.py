@@ -1,0 +1,166 @@
+"""The pieces Ray Tune runs: the candidate trainable (on workers), the strategy as a Tune `Searcher` and ASHA
+early stopping (on the driver). Imported only when a search starts, so the CLI stays quick without Ray."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search import Searcher
+
+import search_spaces
+import strategies
+from nas.candidate import CandidateRequest, Evaluator
+from nas.presets import PRESETS
+
+METRIC = "val_accuracy"
+
+
+def one_line(error: BaseException | str) -> str:
+    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    return " ".join(str(text).split())[:500]
+
+
+def candidate_trainable(config: dict[str, Any], evaluator: Evaluator) -> None:
+    """Tune function trainable: one report per epoch, then one final report with the candidate's metrics."""
+    request = CandidateRequest(**config["request"])
+
+    def report(epoch: int, accuracy: float) -> None:
+        tune.report({METRIC: float(accuracy), "epoch": int(epoch), "final": False})
+
+    try:
+        result = dict(evaluator(request, report))
+    except Exception as e:  # the evaluator should not raise; if it does, the candidate fails, the search goes on
+        result = {"status": "failed", "error": one_line(e)}
+    status = result.get("status", "failed")
+    accuracy = result.get(METRIC) if status == "completed" else None
+    # Tune wants the metric in every report; "has_accuracy" tells a real 0.0 from a failure's placeholder.
+    tune.report({**result, METRIC: float(accuracy or 0.0), "has_accuracy": accuracy is not None, "final": True})
+
+
+class EarlyStopping(ASHAScheduler):
+    """ASHA (Li et al. 2020) on per-epoch validation accuracy that remembers which trials it stopped, and can be
+    primed with earlier candidates' curves so a resumed run prunes against the same history (Tune does not
+    restore ASHA's rungs: ray-project/ray#30838)."""
+
+    def __init__(self, epochs: int) -> None:
+        # Grace period 1 epoch and reduction factor 3, ASHA's defaults in Tune; one bracket (plain ASHA).
+        super().__init__(time_attr="epoch", max_t=max(epochs, 1), grace_period=1, reduction_factor=3,
+                         stop_last_trials=False)
+        self.epochs = epochs
+        self.stopped: set[str] = set()
+
+    def on_trial_result(self, tune_controller, trial, result):
+        action = super().on_trial_result(tune_controller, trial, result)
+        if action == self.STOP and not result.get("final") and result.get("epoch", self.epochs) < self.epochs:
+            self.stopped.add(trial.trial_id)
+        return action
+
+    def prime(self, curves: list[list[float]]) -> None:
+        bracket = self._brackets[0]
+        for n, curve in enumerate(curves):
+            earlier = _EarlierTrial(f"earlier-{n}")
+            for epoch, accuracy in enumerate(curve, start=1):
+                bracket.on_result(earlier, epoch, self._metric_op * accuracy)
+
+
+@dataclass(frozen=True)
+class _EarlierTrial:
+    trial_id: str
+
+
+class StrategySearcher(Searcher):
+    """A Tune searcher that asks the strategy for candidates and tells it their results.
+
+    It limits the candidates in flight itself (Tune's ConcurrencyLimiter has restore problems, see RAY_NOTES),
+    re-launches the proposals that were in flight when an earlier attempt of the run ended, and stops asking
+    when the budget is spent. Every finished candidate goes to `record(proposal, result_or_None, status)`.
+    """
+
+    def __init__(self, strategy, *, trials: int | None, concurrency: int, deadline: float | None,
+                 request: Callable[[Any], CandidateRequest], record: Callable[..., None], scheduler=None,
+                 on_running: Callable[[int], None] = lambda n: None) -> None:
+        super().__init__(metric=METRIC, mode="max")
+        self.strategy, self.trials, self.concurrency, self.deadline = strategy, trials, concurrency, deadline
+        self.request, self.record, self.scheduler, self.on_running = request, record, scheduler, on_running
+        self.in_flight: dict[str, Any] = {}  # Tune trial id -> Proposal
+        self.relaunch = list(strategy.pending())  # in flight when the last attempt ended: trained again
+        self.curves: dict[str, list[float]] = {}  # per-epoch accuracies, for candidates ASHA stops
+        self.exhausted: str | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Tune pickles the searcher into tuner.pkl for its own restore, which this engine does not use
+        # (the run folder is the state); the live strategy and callbacks stay out of it.
+        return {"_metric": self._metric, "_mode": self._mode}
+
+    def set_max_concurrency(self, max_concurrent: int) -> bool:
+        return True  # concurrency is limited here, not by Tune's ConcurrencyLimiter
+
+    def budget_spent(self) -> bool:
+        if self.exhausted or (self.trials is not None and self.strategy.num_proposed >= self.trials):
+            return True
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def suggest(self, trial_id: str):
+        if len(self.in_flight) >= self.concurrency:
+            return None
+        if self.relaunch:
+            proposal = self.relaunch.pop(0)
+        elif self.budget_spent():
+            return Searcher.FINISHED if not self.in_flight else None
+        else:
+            try:
+                proposal = self.strategy.ask()
+            except strategies.SpaceExhaustedError as e:
+                self.exhausted = str(e)  # every architecture has been seen: the search is complete
+                return Searcher.FINISHED if not self.in_flight else None
+            if proposal is None:
+                return None  # waiting for results the next proposal depends on
+        self.in_flight[trial_id] = proposal
+        self.on_running(len(self.in_flight))
+        return {"request": self.request(proposal).__dict__}
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if not result.get("final") and "epoch" in result:
+            self.curves.setdefault(trial_id, []).append(float(result[METRIC]))
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        proposal = self.in_flight.pop(trial_id, None)
+        curve = self.curves.pop(trial_id, [])
+        self.on_running(len(self.in_flight))
+        if proposal is None:
+            return
+        if result and result.get("final"):
+            self.record(proposal, result, None)
+        elif self.scheduler is not None and trial_id in self.scheduler.stopped:
+            self.record(proposal, {"val_curve": curve}, "stopped")
+        elif error:
+            self.record(proposal, None, "failed")
+        # otherwise interrupted (Ctrl-C): the proposal stays pending and is trained again on resume
+
+    def save(self, checkpoint_path: str) -> None:
+        pass
+
+    def restore(self, checkpoint_path: str) -> None:
+        pass
+
+
+def make_trainable(evaluator: Evaluator, cpus: float, gpus: float):
+    return tune.with_resources(tune.with_parameters(candidate_trainable, evaluator=evaluator),
+                               {"cpu": cpus, "gpu": gpus})
+
+
+def candidate_request(proposal, config) -> CandidateRequest:
+    return CandidateRequest(
+        proposal=proposal.id,
+        arch_json=search_spaces.to_json(proposal.arch),
+        space=config.space,
+        space_options=config.space_options,
+        preset=PRESETS[config.preset].to_dict(),
+        data=config.data,
+        seed=config.seed * 1_000_003 + proposal.id,  # distinct per candidate, the same when it is trained again
+        split_seed=config.seed,
+    )

@@ -1,0 +1,33 @@
+"""Stand-ins for candidate training in search tests: instant, deterministic, optionally failing or slow."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import search_spaces
+
+
+@dataclass(frozen=True)
+class FakeEvaluator:
+    seconds_per_epoch: float = 0.0
+    fail_every: int = 0  # proposals whose id is a multiple of this (id > 0) raise
+    log_path: str | None = None  # one line per finished candidate: "proposal hash"
+
+    def __call__(self, request, report):
+        arch = search_spaces.arch_from_json(request.arch_json)
+        digest = search_spaces.canonical_hash(arch)
+        accuracy = int(digest[:8], 16) / 2**32  # a fixed "accuracy" per architecture, in [0, 1)
+        if self.fail_every and request.proposal and request.proposal % self.fail_every == 0:
+            raise RuntimeError(f"injected failure in proposal {request.proposal}")
+        curve = []
+        for epoch in range(1, request.epochs + 1):
+            time.sleep(self.seconds_per_epoch)
+            curve.append(accuracy * epoch / request.epochs)
+            report(epoch, curve[-1])
+        if self.log_path:
+            with open(self.log_path, "a") as f:
+                f.write(f"{request.proposal} {digest} {os.getpid()}\n")
+        return {"status": "completed", "val_curve": curve, "val_accuracy": curve[-1], "params": 1000,
+                "flops": 2000, "wall_s": self.seconds_per_epoch * request.epochs, "images_per_s": 1.0, "error": None}

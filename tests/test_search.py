@@ -1,0 +1,209 @@
+"""`nas search` with a local Ray: end to end, failures, SIGKILL + resume, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests import ray_env
+
+ray_env.apply()
+
+import ray  # noqa: E402
+from ray import cloudpickle  # noqa: E402
+
+import tests.fake_evaluators as fake_evaluators  # noqa: E402
+from nas.cli import app  # noqa: E402
+from nas.config import make_config  # noqa: E402
+from nas.errors import UserError  # noqa: E402
+from nas.run_folder import RunFolder  # noqa: E402
+from nas.search import run_search  # noqa: E402
+from tests.fake_evaluators import FakeEvaluator  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    cloudpickle.register_pickle_by_value(fake_evaluators)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=ray_env.ray_temp_dir())
+    yield
+    ray.shutdown()
+
+
+def config(name, **values):
+    return make_config({"name": name, "preset": "smoke", "cpus_per_trial": 0.5, "gpus_per_trial": 0, **values})
+
+
+def test_six_candidate_search_end_to_end(local_ray, tmp_path):
+    outcome = run_search(config("six", strategy="evolution", space="nb201", trials=6, concurrency=2),
+                         results_dir=tmp_path, evaluator=FakeEvaluator(), quiet=True)
+    assert outcome.finished
+    run = RunFolder(tmp_path / "six")
+    rows = run.trials()
+    assert sorted(r["proposal"] for r in rows) == list(range(6))
+    assert {r["status"] for r in rows} == {"completed"}
+    assert all(r["val_curve"] and r["val_accuracy"] == r["val_curve"][-1] for r in rows)
+    assert len({r["arch_hash"] for r in rows}) == 6  # dedupe is on
+    saved = json.loads(run.config_path.read_text())
+    assert saved["concurrency"] == 2 and saved["strategy"] == "evolution"
+    assert json.loads(run.strategy_state_path.read_text())["strategy"]
+
+
+def test_failures_do_not_stop_the_search(local_ray, tmp_path):
+    outcome = run_search(config("faulty", strategy="random", space="nb201", trials=10, concurrency=2),
+                         results_dir=tmp_path, evaluator=FakeEvaluator(fail_every=5), quiet=True)
+    rows = {r["proposal"]: r for r in RunFolder(tmp_path / "faulty").trials()}
+    assert outcome.finished and sorted(rows) == list(range(10))
+    assert [p for p, r in rows.items() if r["status"] == "failed"] == [5]
+    assert "injected failure in proposal 5" in rows[5]["error"]
+    assert rows[5]["val_accuracy"] is None
+
+
+def test_asha_stops_weak_candidates(local_ray, tmp_path):
+    # The smoke preset trains 1 epoch, so use a preset-like override through a longer fake curve instead:
+    # proxy has several epochs; the fake evaluator makes weak candidates weak at every epoch.
+    run_search(config("asha", strategy="random", space="nb201", trials=12, concurrency=2, scheduler="asha",
+                      preset="proxy"),
+               results_dir=tmp_path, evaluator=FakeEvaluator(seconds_per_epoch=0.01), quiet=True)
+    rows = RunFolder(tmp_path / "asha").trials()
+    statuses = Counter(r["status"] for r in rows)
+    assert len(rows) == 12 and statuses["stopped"] >= 1 and statuses["completed"] >= 1
+    for row in rows:
+        if row["status"] == "stopped":
+            assert 1 <= len(row["val_curve"]) < 10
+
+
+def test_existing_run_is_not_overwritten(local_ray, tmp_path):
+    run_search(config("once", space="nb201", trials=1, concurrency=1), results_dir=tmp_path,
+               evaluator=FakeEvaluator(), quiet=True)
+    with pytest.raises(UserError, match="run 'once' already exists .* resume it with `nas search --resume once`"):
+        run_search(config("once", space="nb201", trials=1), results_dir=tmp_path, evaluator=FakeEvaluator(), quiet=True)
+
+
+def test_resume_extends_the_budget(local_ray, tmp_path):
+    run_search(config("grow", strategy="evolution", space="nb201", trials=4, concurrency=2), results_dir=tmp_path,
+               evaluator=FakeEvaluator(), quiet=True)
+    outcome = run_search(resume="grow", results_dir=tmp_path, overrides={"trials": 7}, evaluator=FakeEvaluator(),
+                         quiet=True)
+    assert outcome.finished
+    assert sorted(r["proposal"] for r in RunFolder(tmp_path / "grow").trials()) == list(range(7))
+
+
+# -- SIGKILL midway, then resume: same candidates as an uninterrupted run, none trained twice --
+
+DRIVER = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, {root!r})
+    from tests import ray_env
+    ray_env.apply()
+    import ray
+    from ray import cloudpickle
+    import tests.fake_evaluators as fake
+    cloudpickle.register_pickle_by_value(fake)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=ray_env.ray_temp_dir())
+    from nas.config import make_config
+    from nas.search import run_search
+    evaluator = fake.FakeEvaluator(seconds_per_epoch={seconds}, log_path={log!r})
+    if {resume!r}:
+        run_search(resume={name!r}, results_dir={results!r}, evaluator=evaluator, quiet=True)
+    else:
+        run_search(make_config(dict(name={name!r}, strategy={strategy!r}, space="nb201", trials=12, concurrency=3,
+                                    preset="smoke", cpus_per_trial=0.5, gpus_per_trial=0, seed=3)),
+                   results_dir={results!r}, evaluator=evaluator, quiet=True)
+    """
+)
+
+
+def start_driver(tmp_path, name, strategy, resume=False, seconds=0.0):
+    script = DRIVER.format(root=str(ROOT), seconds=seconds, log=str(tmp_path / f"{name}.log"), resume=resume,
+                           name=name, results=str(tmp_path), strategy=strategy)
+    return subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def finished_log(tmp_path, name):
+    path = tmp_path / f"{name}.log"
+    return [line.split()[:2] for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.mark.parametrize("strategy", ["random", "evolution"])
+def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path, strategy):
+    reference = start_driver(tmp_path, "reference", strategy)
+    assert reference.wait(timeout=240) == 0, reference.stderr.read()[-3000:]
+    expected = {(r["proposal"], r["arch_hash"]) for r in RunFolder(tmp_path / "reference").trials()}
+    assert len(expected) == 12
+
+    killed = start_driver(tmp_path, "killed", strategy, seconds=0.4)
+    deadline = time.time() + 180
+    while len(finished_log(tmp_path, "killed")) < 4:
+        assert killed.poll() is None and time.time() < deadline, "the search ended before it could be killed"
+        time.sleep(0.05)
+    os.killpg(killed.pid, signal.SIGKILL)  # the driver and the Ray processes it started
+    killed.wait()
+    recorded_before_kill = {r["proposal"] for r in RunFolder(tmp_path / "killed").trials()}
+    assert 1 <= len(recorded_before_kill) < 12
+
+    resumed = start_driver(tmp_path, "killed", strategy, resume=True)
+    assert resumed.wait(timeout=240) == 0, resumed.stderr.read()[-3000:]
+    rows = RunFolder(tmp_path / "killed").trials()
+    assert {(r["proposal"], r["arch_hash"]) for r in rows} == expected
+    assert len(rows) == 12 and {r["status"] for r in rows} == {"completed"}
+    # A candidate whose result was recorded is never trained again; one that was in flight is.
+    trained = Counter(p for p, _ in finished_log(tmp_path, "killed"))
+    assert all(trained[p] == 1 for p in recorded_before_kill)
+    assert set(trained) == set(range(12))
+
+
+# -- bad input through the CLI: one line, exit code 2, nothing written --
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--strategy", "annealing"], "strategy: unknown strategy 'annealing'; choose one of"),
+        (["--space", "nope"], "space: unknown search space 'nope'"),
+        (["--trials", "0"], "trials: 0 must be at least 1"),
+        (["--scheduler", "hyperband"], "scheduler: unknown scheduler 'hyperband'"),
+        (["--preset", "huge"], "preset: unknown preset 'huge'"),
+        (["--data", "/no/such/folder"], "data: /no/such/folder does not exist"),
+        (["--name", "a/b"], "name: 'a/b' must be letters"),
+        (["--resume", "missing-run"], "no run 'missing-run'"),
+        (["--resume", "x", "--strategy", "rl"], "only --trials, --time-budget and --address may be given"),
+        (["--config", "/no/such.toml"], "config file /no/such.toml does not exist"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(tmp_path, args, message):
+    result = runner.invoke(app, ["search", "--results-dir", str(tmp_path), *args])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_results_dir(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")  # a results dir below a plain file cannot be made, whoever runs the test
+    result = runner.invoke(app, ["search", "--results-dir", str(blocker / "runs"), "--preset", "smoke",
+                                 "--space", "nb201", "--gpus-per-trial", "0"])
+    assert result.exit_code == 2 and "cannot write the run folder" in result.output, result.output
+
+
+def test_toml_config_with_unknown_key(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('strategy = "random"\nbudget = 3\n')
+    result = runner.invoke(app, ["search", "--config", str(path), "--results-dir", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "unknown keys budget" in result.output
