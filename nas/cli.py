@@ -34,6 +34,12 @@ def spaces() -> None:
     typer.echo(f"ops: {', '.join(sorted(OPS))}")
 
 
+from nas.commands import pictures as _pictures  # noqa: E402
+
+app.command("show")(_pictures.show)
+app.command("plot")(_pictures.plot)
+
+
 def main() -> None:
     try:
         app()
