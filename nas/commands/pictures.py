@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,11 +12,11 @@ from nas.errors import UserError
 PICTURE_SUFFIXES = (".png", ".svg")
 
 ResultsDir = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--results-dir", envvar="NAS_RESULTS_DIR", help="Folder that holds runs by name (default: results)."),
 ]
 Output = Annotated[
-    Optional[Path], typer.Option("-o", "--output", help="Picture to write; .png or .svg by its suffix.")
+    Path | None, typer.Option("-o", "--output", help="Picture to write; .png or .svg by its suffix.")
 ]
 
 
@@ -44,7 +44,7 @@ def show(
     target: Annotated[str, typer.Argument(metavar="ARCH.json|RUN", help="An architecture JSON file, or a run.")],
     results_dir: ResultsDir = None,
     rank: Annotated[
-        Optional[int], typer.Option("--rank", min=1, help="For a run: draw the K-th best candidate (default 1).")
+        int | None, typer.Option("--rank", min=1, help="For a run: draw the K-th best candidate (default 1).")
     ] = None,
     output: Output = None,
 ) -> None:
