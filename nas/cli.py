@@ -7,11 +7,26 @@ import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from nas.errors import UserError
 
+class _Commands(TyperGroup):
+    """Every command's user mistakes (UserError) end as one line on stderr and exit code 2, also when the app is
+    invoked in-process (tests) rather than through `main`."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as e:
+            typer.echo("error: " + " ".join(str(e).split()), err=True)
+            raise typer.Exit(2) from None
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="nas",
     help="Neural architecture search over cell search spaces (random, evolution, REINFORCE) on CIFAR-10.",
     no_args_is_help=True,
@@ -133,9 +148,15 @@ def results(
     show_results(run, top=top, output_format=output_format, results_dir=results_dir)
 
 
+from nas.commands import pictures as _pictures  # noqa: E402
+
+app.command("show")(_pictures.show)
+app.command("plot")(_pictures.plot)
+
+
 def main() -> None:
     try:
         app()
-    except UserError as e:
-        typer.echo(f"error: {e}", err=True)
+    except UserError as e:  # raised outside a command (e.g. while parsing); same one-line form
+        typer.echo("error: " + " ".join(str(e).split()), err=True)
         sys.exit(2)

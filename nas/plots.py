@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -12,6 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from nas.atomic import atomic_path  # noqa: E402
+from nas.errors import UserError  # noqa: E402
+from nas.run_folder import RunFolder  # noqa: E402
 
 
 def save_figure(fig, path: str | os.PathLike) -> None:
@@ -45,3 +50,147 @@ def plot_curves(
     ax.grid(alpha=0.3)
     ax.legend()
     save_figure(fig, path)
+
+
+# -- search progress --
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """One run's candidates, split the way the progress plot shows them."""
+
+    label: str
+    completed: list[dict[str, Any]]  # in the order their results arrived
+    stopped: list[dict[str, Any]]
+    failed: int
+    start: float  # unix time of the run's first result, any status
+
+    @classmethod
+    def of(cls, run: RunFolder) -> RunProgress:
+        trials = sorted(run.trials(), key=lambda t: (t.get("finished_at") is None, t.get("finished_at") or 0.0,
+                                                     t.get("proposal") or 0))
+        try:
+            config = run.config()
+        except UserError:
+            config = {}  # a folder of trials without its config still plots; the label just says less
+        strategy = config.get("strategy") or next((t["strategy"] for t in trials if t.get("strategy")), "?")
+        times = [t["finished_at"] for t in trials if t.get("finished_at") is not None]
+        return cls(
+            label=f"{config.get('name') or run.name} ({strategy})",
+            completed=[t for t in trials if t["status"] == "completed" and t.get("val_accuracy") is not None],
+            stopped=[t for t in trials if t["status"] == "stopped" and t.get("val_accuracy") is not None],
+            failed=sum(t["status"] == "failed" for t in trials),
+            start=min(times, default=0.0),
+        )
+
+    def best_so_far(self) -> np.ndarray:
+        return np.maximum.accumulate([100 * t["val_accuracy"] for t in self.completed])
+
+    def minutes(self) -> np.ndarray:
+        return np.array([((t.get("finished_at") or self.start) - self.start) / 60 for t in self.completed])
+
+    def winner(self) -> dict[str, Any]:
+        # Same ordering as RunFolder.ranked: ties go to the earlier proposal.
+        return min(self.completed, key=lambda t: (-t["val_accuracy"], t.get("proposal") or 0))
+
+
+def plot_progress(runs: Sequence[RunFolder], path: str | os.PathLike, title: str = "") -> Path:
+    """Best validation accuracy so far against completed candidates and against wall time, one line per run, and
+    every candidate's accuracy against its size with each run's winner starred. Raises UserError when no run has
+    a completed candidate."""
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter
+
+    progress = [RunProgress.of(run) for run in runs]
+    if not any(p.completed for p in progress):
+        names = ", ".join(run.name for run in runs)
+        raise UserError(f"nothing to plot: no completed candidates yet in {names}; wait for results or check trials")
+    fig, (by_count, by_time, by_size) = plt.subplots(1, 3, figsize=(16, 4.8))
+    colours = plt.get_cmap("tab10")
+    for i, p in enumerate(progress):
+        colour = colours(i % 10)
+        if not p.completed:
+            by_count.plot([], [], color=colour, label=f"{p.label}: no completed candidates")
+            continue
+        best = p.best_so_far()
+        label = f"{p.label}: best {best[-1]:.2f}%"
+        by_count.step(np.arange(1, len(best) + 1), best, where="post", color=colour, linewidth=2, label=label)
+        by_time.step(p.minutes(), best, where="post", color=colour, linewidth=2, label=label)
+
+        sized = [t for t in p.completed if t.get("params")]
+        by_size.scatter([t["params"] / 1e6 for t in sized], [100 * t["val_accuracy"] for t in sized], s=22,
+                        color=colour, alpha=0.7)
+        stopped = [t for t in p.stopped if t.get("params")]
+        by_size.scatter([t["params"] / 1e6 for t in stopped], [100 * t["val_accuracy"] for t in stopped], s=22,
+                        facecolors="none", edgecolors=colour, alpha=0.8)
+        win = p.winner()
+        if win.get("params"):
+            by_size.scatter([win["params"] / 1e6], [100 * win["val_accuracy"]], marker="*", s=280, color=colour,
+                            edgecolors="black", linewidths=0.8, zorder=5)
+
+    # Colour already names the run (left panels); this key only says what the marker shapes mean.
+    grey = "#666666"
+    by_size.legend(handles=[
+        Line2D([], [], linestyle="", marker="o", color=grey, label="completed"),
+        Line2D([], [], linestyle="", marker="o", markerfacecolor="none", color=grey,
+               label="stopped early (partial training)"),
+        Line2D([], [], linestyle="", marker="*", markersize=14, markeredgecolor="black", color=grey,
+               label="best of its run"),
+    ], fontsize=8, loc="best")
+    by_count.set_xlabel("completed candidates (in order of arrival)")
+    by_time.set_xlabel("wall time since the first result (minutes)")
+    by_size.set_xlabel("parameters (millions, log scale)")
+    by_size.set_xscale("log")
+    # Plain numbers on the log axis; minor ticks labelled at 2, 3 and 5 only so they never run together.
+    by_size.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+    by_size.xaxis.set_minor_formatter(FuncFormatter(
+        lambda x, _: f"{x:g}" if f"{x:.0e}"[0] in "235" else ""))
+    for ax in (by_count, by_time):
+        ax.set_ylabel("best validation accuracy so far (%)")
+        ax.legend(fontsize=8, loc="lower right")
+    by_size.set_ylabel("validation accuracy (%)")
+    by_count.set_title("best so far vs candidates")
+    by_time.set_title("best so far vs wall time")
+    by_size.set_title("all candidates: accuracy vs size")
+    for ax in (by_count, by_time, by_size):
+        ax.grid(alpha=0.3)
+    counts = "; ".join(
+        f"{p.label}: {len(p.completed)} completed, {len(p.stopped)} stopped early, {p.failed} failed (not shown)"
+        for p in progress)
+    fig.text(0.5, -0.02, counts, ha="center", va="top", fontsize=9, color="#444444", wrap=True)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, path)
+    return Path(path)
+
+
+def candidate_caption(run: RunFolder, trial: dict[str, Any], rank: int) -> str:
+    params = f", {trial['params'] / 1e6:.2f}M params" if trial.get("params") else ""
+    return (f"{run.name}: rank {rank} of {len(run.ranked())} completed, validation accuracy "
+            f"{100 * trial['val_accuracy']:.2f}%{params} (trial {trial['trial_id']}, hash {trial['arch_hash']})")
+
+
+def candidate_arch(trial: dict[str, Any]):
+    import search_spaces
+
+    try:
+        return search_spaces.arch_from_json(trial["arch"])
+    except (search_spaces.ArchitectureError, TypeError) as e:
+        raise UserError(f"trial {trial.get('trial_id')}: its arch cannot be read ({e}); is trials.parquet from "
+                        "another version of nas?") from None
+
+
+def refresh_run_pictures(run: RunFolder) -> list[Path]:
+    """Rewrite RUN/progress.png and RUN/best_cell.png (atomically); returns the files written. A run with no
+    completed candidate yet gets none, so a search may call this at any point."""
+    from nas.cell_diagram import save_cell_diagram
+
+    ranked = run.ranked()
+    if not ranked:
+        return []
+    progress = plot_progress([run], run.progress_plot_path)
+    best = ranked[0]
+    cell = save_cell_diagram(candidate_arch(best), run.best_cell_path, title=f"Best cell of {run.name}",
+                             caption=candidate_caption(run, best, 1))
+    return [progress, cell]

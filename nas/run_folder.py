@@ -88,6 +88,14 @@ class RunFolder:
     def final_checkpoint_path(self) -> Path:
         return self.path / "final.pt"
 
+    @property
+    def progress_plot_path(self) -> Path:
+        return self.path / "progress.png"
+
+    @property
+    def best_cell_path(self) -> Path:
+        return self.path / "best_cell.png"
+
     def config(self) -> dict[str, Any]:
         try:
             return json.loads(self.config_path.read_text())
