@@ -34,6 +34,11 @@ def spaces() -> None:
     typer.echo(f"ops: {', '.join(sorted(OPS))}")
 
 
+from nas.commands.final import final  # noqa: E402
+
+app.command("final")(final)
+
+
 def main() -> None:
     try:
         app()
