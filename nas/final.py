@@ -104,7 +104,7 @@ def run_final(target: FinalTarget, preset: str | Preset = "final", *, data_path:
         "batch_size": result.batch_size,
         "cuda_graph": result.cuda_graph,
         "device": result.device,
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),  # TorchVersion would not load with weights_only
         "python_version": platform.python_version(),
         "host": f"{platform.node()} ({os.cpu_count()} CPUs)",
         "seed": seed,
