@@ -20,11 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import search_spaces  # noqa: E402
-import numpy as np  # noqa: E402
-
 from nas.data import load_splits, stratified_sample  # noqa: E402
 from nas.presets import PRESETS, Preset  # noqa: E402
 from nas.trainer import evaluate, resolve_device, train_candidate  # noqa: E402

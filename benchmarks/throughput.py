@@ -12,7 +12,6 @@ reports their aggregate images/s over the span in which all of them trained.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import multiprocessing as mp
 import platform
 import sys

@@ -92,8 +92,8 @@ def run_final(target: FinalTarget, preset: str | Preset = "final", *, data_path:
     record = {
         "test_accuracy": test_accuracy,
         "test_accuracy_tta": test_accuracy_tta,
-        "test_images": int(len(test_y)),
-        "train_images": int(len(data.train_labels)),
+        "test_images": len(test_y),
+        "train_images": len(data.train_labels),
         "params": result.params,
         "flops": result.flops,
         "epochs": result.epochs,

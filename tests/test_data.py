@@ -1,12 +1,13 @@
 import socket
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from nas import data as D
 from nas.errors import UserError
-from tests.tiny_cifar import tiny_arrays, write_batches, write_folder, write_parquet
+from tests.tiny_cifar import encode, tiny_arrays, write_batches, write_folder, write_parquet
 
 
 @pytest.fixture(autouse=True)
@@ -105,8 +106,6 @@ def test_wrong_image_size_is_rejected(tmp_path):
     arrays = tiny_arrays()
     root = write_parquet(tmp_path / "pq", arrays)
     table = pq.read_table(root / "test.parquet")
-    from tests.tiny_cifar import encode
-    import pyarrow as pa
     big = encode(np.zeros((40, 40, 3), np.uint8), "PNG")
     imgs = pa.array([{"bytes": big, "path": "x"}] * table.num_rows, table.schema.field("img").type)
     pq.write_table(pa.table({"img": imgs, "label": table.column("label")}), root / "test.parquet")

@@ -1,6 +1,7 @@
 import json
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -61,7 +62,7 @@ def test_final_with_an_arch_file_writes_record_and_checkpoint(tmp_path, tiny_dat
 
 def test_final_of_a_run_trains_its_best_candidate_into_the_run_folder(tmp_path, tiny_data):
     space = S.make_space("nasnet")
-    archs = [space.sample(__import__("numpy").random.default_rng(i)) for i in range(3)]
+    archs = [space.sample(np.random.default_rng(i)) for i in range(3)]
     run = tmp_path / "results" / "r1"
     run.mkdir(parents=True)
     (run / "config.json").write_text(json.dumps({"space": "nasnet", "space_options": space.options()}))
