@@ -153,6 +153,10 @@ from nas.commands import pictures as _pictures  # noqa: E402
 app.command("show")(_pictures.show)
 app.command("plot")(_pictures.plot)
 
+from nas.commands.final import final  # noqa: E402
+
+app.command("final")(final)
+
 
 def main() -> None:
     try:

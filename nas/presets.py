@@ -1,7 +1,16 @@
 """Named training presets: one typed config (model size + training recipe) passed whole.
 
-`smoke` finishes a whole search on a 2-core CPU in about a minute (demos, tests, CI); `proxy` is search-time
-training; `final` trains the winner. Values are provisional until measured on the GPU (see README).
+- `smoke`: a 4-channel, 5-cell network for one epoch on 1,024 images, so a whole search or final run finishes on
+  a 2-core CPU in about a minute (demos, tests, CI). Its accuracies mean nothing.
+- `proxy`: search-time training. Candidates are ranked, not finished, so the network is the DARTS search-size one
+  (C=16, 8 cells: ~0.25M parameters for DARTS-V2) and training is 10 epochs. A plain eager loop on one H100 took
+  DARTS-V2 there to 86% validation accuracy (shared/datasets/cifar10/README.md), enough to separate good cells from
+  bad ones; batch 512 is where that machine's eager throughput levelled off (shared/device/README.md).
+- `final`: the winner at DARTS's evaluation size (C=36, 20 cells: 3.35M parameters for DARTS-V2) with the DARTS
+  evaluation regularisers: cutout 16, drop-path 0.2 rising linearly, auxiliary head weighted 0.4. DARTS trains
+  600 epochs; 60 here keeps a final run near a quarter hour at the measured ~16 s/epoch (CUDA graph, batch 256).
+
+None of these values has been tuned on the GPU yet: they are reasoned starting points (see README, Training).
 """
 
 from __future__ import annotations
@@ -16,22 +25,46 @@ from search_spaces import ModelConfig
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int
-    batch_size: int
-    lr: float  # peak SGD learning rate at this batch size
+    batch_size: int  # images per step; the last partial batch of an epoch is dropped so step shapes stay static
+    lr: float  # peak SGD learning rate per 256 images, scaled linearly with the batch size (Goyal et al. 2017)
     momentum: float = 0.9  # Nesterov momentum
-    weight_decay: float = 5e-4
+    weight_decay: float = 5e-4  # on conv and linear weights only; BN parameters and biases are not decayed
     label_smoothing: float = 0.1
+    warmup_epochs: float = 1.0  # linear LR warm-up from 0 (at most a fifth of training), then cosine to 0
+    crop_padding: int = 4  # random-crop padding in pixels; 0 turns crop off
     cutout: int = 0  # side of the cutout square in pixels (DeVries & Taylor 2017); 0 turns it off
     auxiliary_weight: float = 0.4  # loss weight of the auxiliary head when the model has one (DARTS: 0.4)
     train_subset: int | None = None  # train on only this many images (smoke runs); None = the whole split
     val_subset: int | None = None  # validate on only this many images; None = the whole validation split
+    test_subset: int | None = None  # final evaluation on only this many test images (smoke); None = all 10,000
+    eval_batch_size: int = 1024  # evaluation needs no activations kept for backward, so it can be large
+    cuda_graph: bool = True  # capture the training step in a CUDA graph on GPUs (falls back to eager if it fails)
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
+        for name in ("epochs", "batch_size", "eval_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"train config: {name}={getattr(self, name)!r} must be at least 1")
+        for name in ("train_subset", "val_subset", "test_subset"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"train config: {name}={getattr(self, name)!r} must be at least 1 or None")
         if self.lr <= 0:
             raise ValueError(f"train config: lr={self.lr!r} must be positive")
+        checks = {
+            "momentum": 0.0 <= self.momentum < 1.0,
+            "weight_decay": self.weight_decay >= 0.0,
+            "label_smoothing": 0.0 <= self.label_smoothing < 1.0,
+            "warmup_epochs": self.warmup_epochs >= 0.0,
+            "crop_padding": self.crop_padding >= 0,
+            "cutout": self.cutout >= 0,
+            "auxiliary_weight": self.auxiliary_weight >= 0.0,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(f"train config: {name}={getattr(self, name)!r} is out of range")
+
+    def scaled_lr(self, batch_size: int) -> float:
+        """The peak learning rate at `batch_size` images per step."""
+        return self.lr * batch_size / 256
 
 
 @dataclass(frozen=True)
@@ -52,12 +85,13 @@ PRESETS: dict[str, Preset] = {
     "smoke": Preset(
         "smoke",
         ModelConfig(channels=4, cells_per_stage=1),
-        TrainConfig(epochs=1, batch_size=128, lr=0.05, train_subset=1024, val_subset=512),
+        TrainConfig(epochs=1, batch_size=128, lr=0.1, warmup_epochs=0.0, train_subset=1024, val_subset=512,
+                    test_subset=1000),
     ),
     "proxy": Preset(
         "proxy",
         ModelConfig(channels=16, cells_per_stage=2),
-        TrainConfig(epochs=10, batch_size=512, lr=0.2),
+        TrainConfig(epochs=10, batch_size=512, lr=0.1),
     ),
     "final": Preset(
         "final",

@@ -1,0 +1,1 @@
+"""One module per `nas` command; nas/cli.py registers them."""

@@ -1,0 +1,422 @@
+"""The one training loop: search trials and final training both call `train_candidate` with a model builder.
+
+Speed comes from keeping the host out of the step. The data sits on the device as uint8; a step gathers its batch
+by index, augments it with tensor ops, runs forward/backward in bf16 autocast with channels_last, and updates the
+weights with an SGD whose learning rate is a device tensor. None of that needs the host, so on a GPU the whole step
+is captured once in a CUDA graph and replayed; the host only writes the batch indices, the LR and the drop-path
+rate into fixed buffers. The loss is summed on the device and read once per epoch, which is also when NaN/inf is
+caught. On the CPU (tests, CI) the same step runs eagerly in fp32.
+
+Failures of the candidate (NaN loss, CUDA out of memory, any exception while building or training) come back as a
+result with status "failed" and a one-line error; exceptions raised by the caller's `on_epoch` propagate.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import math
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from nas import augment
+from nas.data import Splits
+from nas.presets import Preset, TrainConfig
+from search_spaces.ops import set_drop_path_rate
+from search_spaces.stats import model_stats
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("completed", "failed", "stopped")
+WARMUP_STEPS_BEFORE_CAPTURE = 3  # eager steps on a side stream first: cuDNN autotuning and lazy allocations
+# must happen before capture, and every op must have run once outside it
+
+
+@dataclass(frozen=True)
+class CandidateResult:
+    status: str  # completed | failed | stopped (time limit reached)
+    val_curve: tuple[float, ...]  # validation accuracy after each finished epoch, in [0, 1]
+    val_accuracy: float | None  # the last entry of val_curve; None when failed or trained without validation
+    loss: float | None  # mean training loss of the last finished epoch
+    params: int | None
+    flops: int | None
+    wall_s: float  # everything: build, data to device, training, validation
+    images_per_s: float | None  # training images per second of training-step time (validation excluded)
+    error: str | None  # one line; None unless failed
+    epochs: int = 0  # epochs finished
+    device: str = "cpu"
+    batch_size: int | None = None  # the batch actually used (the preset's, capped at the training set size)
+    cuda_graph: bool = False  # whether the training step ran as a captured CUDA graph
+    state_dict: Mapping[str, torch.Tensor] | None = field(default=None, repr=False, compare=False)
+    # the trained weights on the CPU (None when failed): load them into `build_model()` for the final evaluation
+
+    def record(self) -> dict[str, Any]:
+        """The result without the weights, as plain JSON-able values (one trials row)."""
+        return {
+            "status": self.status,
+            "val_curve": list(self.val_curve),
+            "val_accuracy": self.val_accuracy,
+            "loss": self.loss,
+            "params": self.params,
+            "flops": self.flops,
+            "wall_s": self.wall_s,
+            "images_per_s": self.images_per_s,
+            "error": self.error,
+            "epochs": self.epochs,
+            "device": self.device,
+            "batch_size": self.batch_size,
+            "cuda_graph": self.cuda_graph,
+        }
+
+
+class TrainingFailed(Exception):
+    """The candidate cannot be trained as configured (diverged, unusable data); the message is one line."""
+
+
+class _CallerError(Exception):
+    """Carries an exception raised by the caller's on_epoch past the failure handler."""
+
+
+def train_candidate(
+    build_model: Callable[[], nn.Module],
+    preset: Preset,
+    data: Splits,
+    *,
+    device: str | torch.device | None = None,
+    seed: int = 0,
+    on_epoch: Callable[[int, float], None] | None = None,
+    time_limit_s: float | None = None,
+) -> CandidateResult:
+    """Train `build_model()` with `preset.train` on `data.train_*`, validating on `data.val_*` after every epoch.
+
+    `on_epoch(epoch, val_accuracy)` is called after each epoch (epoch counts from 1) when there is validation data.
+    With `time_limit_s`, training stops after the first epoch that ends past the limit (status "stopped").
+    Seeds torch's generators with `seed` inside a forked RNG state, so the caller's RNG is left as it was.
+    """
+    start = time.perf_counter()
+    try:
+        dev = resolve_device(device)
+    except (TrainingFailed, RuntimeError) as e:
+        return CandidateResult("failed", (), None, None, None, None, time.perf_counter() - start, None,
+                               _first_line(e), device=str(device))
+    run = _Run(dev)
+    error: str | None = None
+    try:
+        fork_devices = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
+        with torch.random.fork_rng(devices=fork_devices):
+            torch.manual_seed(seed)
+            _train(run, build_model, preset, data, on_epoch, start, time_limit_s)
+    except _CallerError as e:
+        raise e.__cause__ from None
+    except torch.cuda.OutOfMemoryError as e:
+        error = f"CUDA out of memory at batch size {preset.train.batch_size} ({_first_line(e)}); use a smaller batch"
+    except TrainingFailed as e:
+        error = str(e)
+    except Exception as e:  # any failure of the candidate is its result, never the caller's crash
+        error = f"{type(e).__name__}: {_first_line(e)}"
+    finally:
+        _release(dev)
+    status = "failed" if error is not None else run.status
+    if error is not None:
+        log.warning("candidate failed after %d epochs: %s", run.epochs, error)
+    return CandidateResult(
+        status=status,
+        val_curve=tuple(run.val_curve),
+        val_accuracy=run.val_curve[-1] if run.val_curve and error is None else None,
+        loss=run.loss,
+        params=run.params,
+        flops=run.flops,
+        wall_s=time.perf_counter() - start,
+        images_per_s=run.images / run.train_s if run.train_s > 0 else None,
+        error=error,
+        epochs=run.epochs,
+        device=describe_device(dev),
+        batch_size=run.batch_size,
+        cuda_graph=run.cuda_graph,
+        state_dict=run.state_dict if error is None else None,
+    )
+
+
+def evaluate(
+    model: nn.Module,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    device: str | torch.device | None = None,
+    batch_size: int = 1024,
+    tta: bool = False,
+) -> float:
+    """Top-1 accuracy of `model` on uint8 (N, 32, 32, 3) `images`; with `tta`, softmax averaged with the
+    mirrored image's. Moves the model to `device`."""
+    dev = resolve_device(device)
+    model.to(dev)
+    if dev.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    x, y = _to_device(images, labels, dev)
+    return _evaluate(model, x, y, batch_size=batch_size, tta=tta)
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise TrainingFailed(f"device {dev} was asked for but torch sees no CUDA GPU; use --device cpu")
+    return dev
+
+
+def describe_device(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        return f"{dev} ({torch.cuda.get_device_name(dev)})"
+    return str(dev)
+
+
+def lr_at(step: int, total_steps: int, warmup_steps: int, peak: float) -> float:
+    """Linear warm-up from 0 to `peak` over `warmup_steps`, then half a cosine down to 0 at `total_steps`."""
+    if step < warmup_steps:
+        return peak * (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return peak * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+class NesterovSGD:
+    """SGD with Nesterov momentum and decoupled groups (weights decayed; BN parameters and biases not), written
+    with foreach ops and a learning rate held in a device tensor. It never reads a value back to the host, so it
+    can be captured inside a CUDA graph, and `lr.fill_()` between replays drives the schedule. The update is
+    torch.optim.SGD(nesterov=True)'s: d = g + wd·p; b = m·b + d; p -= lr·(d + m·b)."""
+
+    def __init__(self, params: list[nn.Parameter], lr: torch.Tensor, momentum: float, weight_decay: float):
+        self.lr, self.momentum = lr, momentum
+        params = [p for p in params if p.requires_grad]
+        decay = [p for p in params if p.ndim > 1]
+        no_decay = [p for p in params if p.ndim <= 1]
+        self.groups = [(g, [torch.zeros_like(p) for p in g], wd) for g, wd in ((decay, weight_decay), (no_decay, 0.0))]
+
+    @torch.no_grad()
+    def step(self) -> None:
+        for params, buffers, weight_decay in self.groups:
+            live = [(p, p.grad, b) for p, b in zip(params, buffers) if p.grad is not None]
+            if not live:
+                continue
+            ps, grads, bufs = (list(t) for t in zip(*live))
+            if weight_decay:
+                torch._foreach_add_(grads, ps, alpha=weight_decay)
+            torch._foreach_mul_(bufs, self.momentum)
+            torch._foreach_add_(bufs, grads)
+            torch._foreach_add_(grads, bufs, alpha=self.momentum)
+            torch._foreach_mul_(grads, self.lr)
+            torch._foreach_sub_(ps, grads)
+
+
+# ---- internals ---------------------------------------------------------------------------------------------
+
+
+class _Run:
+    """What a candidate has achieved so far; a failure result reports it as far as it got."""
+
+    def __init__(self, dev: torch.device):
+        self.dev = dev
+        self.status = "completed"
+        self.val_curve: list[float] = []
+        self.loss: float | None = None
+        self.params: int | None = None
+        self.flops: int | None = None
+        self.epochs = 0
+        self.images = 0
+        self.train_s = 0.0
+        self.batch_size: int | None = None
+        self.cuda_graph = False
+        self.state_dict: dict[str, torch.Tensor] | None = None
+
+
+def _train(run: _Run, build_model: Callable[[], nn.Module], preset: Preset, data: Splits,
+           on_epoch: Callable[[int, float], None] | None, start: float, time_limit_s: float | None) -> None:
+    cfg: TrainConfig = preset.train
+    dev = run.dev
+    cuda = dev.type == "cuda"
+    n = len(data.train_labels)
+    if n == 0:
+        raise TrainingFailed("the training split is empty; check --data and the preset's train_subset")
+    if data.num_classes > preset.model.num_classes:
+        # Checked here because an out-of-range label on a GPU is a device assert that poisons the process.
+        raise TrainingFailed(f"the data has {data.num_classes} classes but the model outputs {preset.model.num_classes}")
+
+    model = build_model()
+    stats = model_stats(model)
+    run.params, run.flops = stats.params, stats.flops
+    model.to(dev)
+    if cuda:
+        torch.backends.cudnn.benchmark = True  # static shapes: autotuning pays off after the first steps
+        model.to(memory_format=torch.channels_last)
+    model.train()
+
+    train_x, train_y = _to_device(data.train_images, data.train_labels, dev, cache_key=(data, "train"))
+    val_x, val_y = _to_device(data.val_images, data.val_labels, dev, cache_key=(data, "val"))
+    mean = torch.tensor(augment.CIFAR10_MEAN, device=dev).view(1, 3, 1, 1)
+    std = torch.tensor(augment.CIFAR10_STD, device=dev).view(1, 3, 1, 1)
+
+    batch = min(cfg.batch_size, n)
+    run.batch_size = batch
+    steps_per_epoch = n // batch  # the partial last batch is dropped: a captured graph needs one static shape
+    total_steps = steps_per_epoch * cfg.epochs
+    peak_lr = cfg.scaled_lr(batch)
+    warmup_steps = min(round(cfg.warmup_epochs * steps_per_epoch), total_steps // 5)
+
+    lr = torch.zeros((), device=dev)
+    optimizer = NesterovSGD(list(model.parameters()), lr, cfg.momentum, cfg.weight_decay)
+    criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    index = torch.zeros(batch, dtype=torch.long, device=dev)  # the step's batch, written before every step
+    loss_sum = torch.zeros((), device=dev)
+
+    def step() -> None:
+        model.zero_grad(set_to_none=True)
+        x = augment.train_batch(train_x[index], mean, std, crop_padding=cfg.crop_padding, cutout_size=cfg.cutout)
+        y = train_y[index]
+        if cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
+        # cache_enabled=False: autocast's weight-cast cache must not outlive a graph capture
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cuda, cache_enabled=False):
+            out = model(x)
+            if isinstance(out, tuple):
+                logits, aux_logits = out
+                loss = criterion(logits, y) + cfg.auxiliary_weight * criterion(aux_logits, y)
+            else:
+                loss = criterion(out, y)
+        loss.backward()
+        optimizer.step()
+        loss_sum.add_(loss.detach().float())
+
+    graph: torch.cuda.CUDAGraph | None = None
+    want_graph = cuda and cfg.cuda_graph and total_steps > WARMUP_STEPS_BEFORE_CAPTURE
+    side_stream = torch.cuda.Stream(dev) if want_graph else None
+    global_step = 0
+    for epoch in range(cfg.epochs):
+        epoch_start = time.perf_counter()
+        if preset.model.drop_path > 0:
+            set_drop_path_rate(model, preset.model.drop_path * epoch / cfg.epochs)  # DARTS: linear in epochs
+        loss_sum.zero_()
+        order = torch.randperm(n, device=dev)
+        for s in range(steps_per_epoch):
+            index.copy_(order[s * batch:(s + 1) * batch])
+            lr.fill_(lr_at(global_step, total_steps, warmup_steps, peak_lr))
+            if want_graph and graph is None and global_step >= WARMUP_STEPS_BEFORE_CAPTURE:
+                graph = _capture(step, model)
+                want_graph = graph is not None
+                run.cuda_graph = graph is not None
+            if graph is not None:
+                graph.replay()
+            elif side_stream is not None and global_step < WARMUP_STEPS_BEFORE_CAPTURE:
+                side_stream.wait_stream(torch.cuda.current_stream(dev))
+                with torch.cuda.stream(side_stream):
+                    step()
+                torch.cuda.current_stream(dev).wait_stream(side_stream)
+            else:
+                step()
+            global_step += 1
+        epoch_loss = (loss_sum / steps_per_epoch).item()  # the epoch's one host sync
+        epoch_s = time.perf_counter() - epoch_start
+        run.train_s += epoch_s
+        run.images += steps_per_epoch * batch
+        if not math.isfinite(epoch_loss):
+            raise TrainingFailed(
+                f"training loss became {epoch_loss} in epoch {epoch + 1} (peak lr {peak_lr:g} at batch {batch}); "
+                "the candidate diverged"
+            )
+        run.loss, run.epochs = epoch_loss, epoch + 1
+        accuracy = _evaluate(model, val_x, val_y, batch_size=cfg.eval_batch_size) if len(val_y) else None
+        log.info("epoch %d/%d loss %.4f%s %.0f img/s%s", epoch + 1, cfg.epochs, epoch_loss,
+                 f" val {accuracy:.4f}" if accuracy is not None else "", steps_per_epoch * batch / epoch_s,
+                 " (CUDA graph)" if graph is not None else "")
+        if accuracy is not None:
+            run.val_curve.append(accuracy)
+            if on_epoch is not None:
+                try:
+                    on_epoch(epoch + 1, accuracy)
+                except BaseException as e:
+                    raise _CallerError() from e
+        if time_limit_s is not None and time.perf_counter() - start > time_limit_s and epoch + 1 < cfg.epochs:
+            log.info("time limit of %.0f s reached after %d of %d epochs", time_limit_s, epoch + 1, cfg.epochs)
+            run.status = "stopped"
+            break
+    run.state_dict = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
+    del graph
+
+
+def _capture(step: Callable[[], None], model: nn.Module) -> torch.cuda.CUDAGraph | None:
+    """The training step as a CUDA graph, or None (logged) when this model or torch build cannot be captured;
+    the caller then stays eager. Capture records kernels without running them, so no training step is lost."""
+    graph = torch.cuda.CUDAGraph()
+    try:
+        torch.cuda.synchronize()
+        with torch.cuda.graph(graph):
+            step()
+        return graph
+    except Exception as e:
+        log.warning("CUDA graph capture failed, training eagerly instead (%s: %s)", type(e).__name__, _first_line(e))
+        model.zero_grad(set_to_none=True)
+        torch.cuda.synchronize()
+        return None
+
+
+@torch.no_grad()
+def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int, tta: bool = False) -> float:
+    if len(y) == 0:
+        raise ValueError("nothing to evaluate on: no images")
+    dev = x.device
+    cuda = dev.type == "cuda"
+    mean = torch.tensor(augment.CIFAR10_MEAN, device=dev).view(1, 3, 1, 1)
+    std = torch.tensor(augment.CIFAR10_STD, device=dev).view(1, 3, 1, 1)
+    was_training = model.training
+    model.eval()
+    correct = torch.zeros((), dtype=torch.long, device=dev)
+    try:
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cuda):
+            for i in range(0, len(y), batch_size):
+                xb = augment.normalize(x[i:i + batch_size], mean, std)
+                if cuda:
+                    xb = xb.contiguous(memory_format=torch.channels_last)
+                scores = model(xb).float().softmax(1)
+                if tta:
+                    scores = scores + model(xb.flip(3)).float().softmax(1)
+                correct += (scores.argmax(1) == y[i:i + batch_size]).sum()
+    finally:
+        model.train(was_training)
+    return correct.item() / len(y)
+
+
+_DEVICE_DATA: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _to_device(images: np.ndarray, labels: np.ndarray, dev: torch.device,
+               cache_key: tuple[Splits, str] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 NHWC numpy to uint8 NCHW on `dev`. Copies made for a Splits are kept while it lives, so candidates
+    trained one after another in one process upload the data once."""
+    if cache_key is not None:
+        held = _DEVICE_DATA.setdefault(cache_key[0], {})
+        key = (cache_key[1], str(dev))
+        if key not in held:
+            held[key] = _to_device(images, labels, dev)
+        return held[key]
+    # torch.tensor copies: the arrays are read-only, and torch must not hold a writable view of them
+    x = torch.tensor(images, dtype=torch.uint8).to(dev).permute(0, 3, 1, 2).contiguous()
+    y = torch.tensor(labels, dtype=torch.long).to(dev)
+    return x, y
+
+
+def _release(dev: torch.device) -> None:
+    """Give a finished candidate's GPU memory back, so processes sharing the GPU (and the next candidate) get it."""
+    if dev.type == "cuda":
+        gc.collect()
+        torch.cuda.empty_cache()
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    line = text.splitlines()[0] if text else type(e).__name__
+    return line if len(line) <= 300 else line[:297] + "..."
