@@ -255,8 +255,8 @@ def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(model, (example,), str(path), dynamo=dynamo, input_names=["images"],
-                              output_names=["logits"], external_data=False)
+            torch.onnx.export(model, (example,), str(path), dynamo=dynamo, verbose=False,
+                              input_names=["images"], output_names=["logits"], external_data=False)
     except ImportError as e:  # a torch without the older exporter asks for onnxscript here
         raise UserError(f"--format onnx: torch's ONNX exporter needs {e.name or 'onnxscript'}: "
                         "pip install onnxscript") from None
