@@ -164,7 +164,7 @@ def _describe_misfit(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> s
     missing = [k for k in expected if k not in state_dict]
     unexpected = [k for k in state_dict if k not in expected]
     wrong = [
-        f"{k} is {list(state_dict[k].shape)}, needs {list(v.shape)}"
+        f"{k} is {list(getattr(state_dict[k], 'shape', [type(state_dict[k]).__name__]))}, needs {list(v.shape)}"
         for k, v in expected.items()
         if k in state_dict and (not isinstance(state_dict[k], torch.Tensor) or state_dict[k].shape != v.shape)
     ]
@@ -218,10 +218,10 @@ def _header(source: ExportSource, arch_hash: str) -> str:
         found = f"rank {origin['rank']} of a {source.arch.space} search"
     else:
         found = f"a {source.arch.space} architecture"
-    trained = "trained" if source.state_dict is not None else "UNTRAINED (freshly initialised)"
+    trained = "trained" if source.state_dict is not None else "UNTRAINED"
     return f"""A network found by neural architecture search: {found}.
 
-Exported by nas {__version__}, architecture hash {arch_hash}, weights {trained}.
+Exported by nas {__version__}; architecture hash {arch_hash}; weights: {trained}.
 See metadata.json for accuracy, size and provenance. Plain PyTorch, nothing else:
 
     import torch
@@ -231,9 +231,9 @@ See metadata.json for accuracy, size and provenance. Plain PyTorch, nothing else
     model.load_state_dict(torch.load("weights.pt", weights_only=True))
     model.eval()
 
-Inference only as trained: the auxiliary head used during training is left out, with
-its weights, and drop-path is absent (it is the identity at inference). Input: batches
-of 3x32x32 images normalised as in training; output: class logits."""
+Left out, as only training uses them: the auxiliary head (and its weights) and
+drop-path (the identity at inference). Input: batches of 3x32x32 images normalised as
+in training; output: class logits."""
 
 
 def _onnx_modules() -> ModuleType:

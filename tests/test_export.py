@@ -173,14 +173,18 @@ def test_weights_load_strictly_under_readable_names(exported, name):
     assert S.arch_from_json((folder / "arch.json").read_text()) == arch
 
 
-def test_generated_code_is_formatted_and_passes_the_linter(exported):
-    files = [str(exported[name][2] / "model.py") for name in CASES]
+def assert_ruff_clean(*files):
+    files = [str(f) for f in files]
     fmt = subprocess.run([sys.executable, "-m", "ruff", "format", "--isolated", "--check", *files],
                          capture_output=True, text=True, check=False)
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
     lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--select", "E,W,F,I,B,UP,N",
                            *files], capture_output=True, text=True, check=False)
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_generated_code_is_formatted_and_passes_the_linter(exported):
+    assert_ruff_clean(*(exported[name][2] / "model.py" for name in CASES))
 
 
 def _classes_and_imports(source):
@@ -302,6 +306,8 @@ def test_export_without_trained_weights_warns(run, monkeypatch, capsys):
     meta = json.loads((out / "metadata.json").read_text())
     assert not meta["trained"] and meta["arch_hash"] == S.canonical_hash(other)
     assert S.ModelConfig(**meta["model_config"]) == TINY
+    assert "weights: UNTRAINED" in (out / "model.py").read_text()
+    assert_ruff_clean(out / "model.py")
 
 
 def _other_weights(tmp_path, arch):
