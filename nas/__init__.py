@@ -1,3 +1,12 @@
 """NAS engine: searches cell-based CNN architectures on CIFAR-10 and hands the winner back as PyTorch."""
 
 __version__ = "0.1.0"
+
+
+def load(path):
+    """The network in an export folder (`nas export ... -o PATH`), ready to use: an nn.Module in eval mode.
+
+    Imported lazily so that `import nas` stays light (no torch until a model is loaded)."""
+    from nas.export import load as load_export
+
+    return load_export(path)

@@ -1,10 +1,8 @@
-import os
-
 import pytest
 import torch
 
-# Two cores on CI: keep torch from oversubscribing them.
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# One thread per test process: torch's spinning worker threads make tiny ops slow when processes share 2 cores.
+torch.set_num_threads(1)
 
 
 @pytest.fixture
