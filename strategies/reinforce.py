@@ -1,0 +1,196 @@
+"""REINFORCE with an autoregressive LSTM controller (Zoph & Le 2017, "Neural Architecture Search with
+Reinforcement Learning", sec. 3.1-3.2).
+
+The controller emits the space's decision sequence (`space.decisions()`): at step t an LSTM cell reads the
+embedding of the choice made at step t - 1 (a learned start vector at t = 0) and a softmax over that step's
+choices picks the next one. Its weights follow the policy gradient
+
+    grad J = mean_k (R_k - b) grad log p(a_k)  +  entropy_weight * grad H(p)
+
+over a batch of results, with b an exponential moving average of rewards. As in the paper, the controller is
+updated once per batch of architectures, not once per result: a batch of `batch_size` architectures is sampled
+with one set of weights, and one update is made when `batch_size` results (in proposal order, inside the
+determinism window) have arrived; log-probabilities are recomputed with the weights at update time.
+
+Two departures from the paper, both for small query budgets and reward units: the advantage R - b is divided by
+a moving estimate of the rewards' standard deviation, so the same learning rate works for accuracies in [0, 1]
+and in percent; and the learning rate is 0.01, the value NAS-Bench-201/NATS-Bench use for their REINFORCE
+baseline (Zoph & Le used 6e-4 over 12,800 architectures, far too slow for 200 queries).
+
+All randomness comes from a `torch.Generator` seeded from the strategy seed; it, the weights, the Adam state,
+the baseline and the batches in progress are part of `state_dict()` as plain lists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from strategies import register_strategy
+from strategies.base import Strategy, StrategyError
+
+
+@dataclass(frozen=True)
+class ReinforceConfig:
+    hidden: int = 64  # LSTM width; the 6-decision NB201 sequence needs little (Zoph & Le used 35 per layer)
+    learning_rate: float = 0.01  # Adam; NAS-Bench-201's REINFORCE baseline value
+    batch_size: int = 10  # results per policy update; also architectures sampled per set of weights
+    baseline_decay: float = 0.9  # EMA decay of the reward baseline b (and of the reward variance)
+    entropy_weight: float = 0.01  # bonus on the policy's mean per-step entropy; keeps it from collapsing early
+    init_range: float = 0.08  # weights start uniform in [-init_range, init_range] (Zoph & Le 2017, sec. 4)
+
+    def __post_init__(self) -> None:
+        checks = {
+            "hidden": isinstance(self.hidden, int) and self.hidden >= 1,
+            "learning_rate": self.learning_rate > 0,
+            "batch_size": isinstance(self.batch_size, int) and self.batch_size >= 1,
+            "baseline_decay": 0 <= self.baseline_decay < 1,
+            "entropy_weight": self.entropy_weight >= 0,
+            "init_range": self.init_range >= 0,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise StrategyError(f"rl: option {name}={getattr(self, name)!r} is out of range")
+
+
+class Controller(nn.Module):
+    """LSTM policy over a fixed sequence of categorical decisions with `sizes[t]` choices at step t.
+
+    Step t has its own output layer and its own embedding of the choice fed back, stored stacked as
+    (steps, max choices, hidden) tensors with the missing choices masked out, so that scoring a batch of whole
+    sequences is one LSTM call and a handful of tensor ops rather than a Python loop over steps.
+    """
+
+    def __init__(self, sizes: list[int], hidden: int) -> None:
+        super().__init__()
+        steps, most = len(sizes), max(sizes)
+        self.start = nn.Parameter(torch.zeros(1, 1, hidden))
+        self.lstm = nn.LSTM(hidden, hidden, batch_first=True)
+        self.head_weight = nn.Parameter(torch.zeros(steps, most, hidden))
+        self.head_bias = nn.Parameter(torch.zeros(steps, most))
+        self.embedding = nn.Parameter(torch.zeros(steps, most, hidden))
+        self.register_buffer("valid", torch.arange(most) < torch.tensor(sizes).unsqueeze(1), persistent=False)
+
+    def sample(self, batch: int, generator: torch.Generator) -> torch.Tensor:
+        """`batch` decision sequences, shape (batch, steps), drawn from the policy."""
+        x, state, taken = self.start.expand(batch, 1, -1), None, []
+        for t in range(len(self.valid)):
+            out, state = self.lstm(x, state)
+            logits = torch.addmm(self.head_bias[t], out[:, 0], self.head_weight[t].T)
+            probs = torch.softmax(logits.masked_fill(~self.valid[t], float("-inf")), dim=-1)
+            a = torch.multinomial(probs, 1, generator=generator)
+            taken.append(a)
+            x = self.embedding[t][a]  # (batch, 1, hidden): the choice just made is the next input
+        return torch.cat(taken, 1)
+
+    def score(self, choices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probability of each sequence in `choices` (batch, steps) and its mean per-step entropy."""
+        batch, steps = choices.shape
+        fed_back = self.embedding[torch.arange(steps - 1), choices[:, :-1]]
+        out, _ = self.lstm(torch.cat([self.start.expand(batch, 1, -1), fed_back], 1))
+        logits = torch.einsum("bth,tnh->btn", out, self.head_weight) + self.head_bias
+        logp = torch.log_softmax(logits.masked_fill(~self.valid, float("-inf")), dim=-1)
+        chosen = logp.gather(2, choices.unsqueeze(2)).squeeze(2).sum(1)
+        entropy = -(logp.exp() * logp.masked_fill(~self.valid, 0.0)).sum(-1).mean(1)
+        return chosen, entropy
+
+
+def _tensor_to_plain(t: torch.Tensor) -> dict[str, Any]:
+    return {"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch."), "data": t.flatten().tolist()}
+
+
+def _plain_to_tensor(d: dict[str, Any]) -> torch.Tensor:
+    return torch.tensor(d["data"], dtype=getattr(torch, d["dtype"])).reshape(d["shape"])
+
+
+@register_strategy("rl")
+class Reinforce(Strategy):
+    """REINFORCE on an LSTM controller (Zoph & Le 2017) with a moving-average baseline and an entropy bonus;
+    one update per batch of results. Failed trials give no gradient."""
+
+    config_class = ReinforceConfig
+
+    def __init__(self, space, **kwargs: Any) -> None:
+        super().__init__(space, **kwargs)
+        cfg = self.config
+        self.generator = torch.Generator().manual_seed(self.seed)
+        self.controller = Controller(space.decisions(), cfg.hidden)
+        with torch.no_grad():
+            for p in self.controller.parameters():
+                p.uniform_(-cfg.init_range, cfg.init_range, generator=self.generator)
+        self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=cfg.learning_rate)
+        self.baseline: float | None = None
+        self.reward_var: float | None = None
+        self.updates = 0
+        self._queue: list[list[int]] = []  # sampled with the current weights, not yet handed out
+        self._batch: list[tuple[list[int], float]] = []  # results waiting for the next update
+
+    def _candidate(self):
+        if not self._queue:
+            with torch.no_grad():
+                self._queue = self.controller.sample(self.config.batch_size, self.generator).tolist()
+        return self.space.decode(self._queue.pop(0))
+
+    def _observe(self, arch, reward) -> None:
+        if reward is None:
+            return
+        self._batch.append((self.space.encode(arch), reward))
+        if len(self._batch) >= self.config.batch_size:
+            self._update()
+
+    def _update(self) -> None:
+        cfg = self.config
+        rewards = torch.tensor([r for _, r in self._batch], dtype=torch.float64)
+        if self.baseline is None:
+            self.baseline = float(rewards.mean())
+            self.reward_var = float(rewards.var(unbiased=False))
+        scale = max(self.reward_var, 0.0) ** 0.5 + 1e-8
+        advantage = ((rewards - self.baseline) / scale).float()
+        choices = torch.tensor([c for c, _ in self._batch], dtype=torch.long)
+        log_prob, entropy = self.controller.score(choices)
+        loss = -(advantage * log_prob).mean() - cfg.entropy_weight * entropy.mean()
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        # The baseline moves after the update, so each batch is judged against earlier batches only.
+        for r in rewards.tolist():
+            self.reward_var = cfg.baseline_decay * self.reward_var + (1 - cfg.baseline_decay) * (
+                r - self.baseline
+            ) ** 2
+            self.baseline = cfg.baseline_decay * self.baseline + (1 - cfg.baseline_decay) * r
+        self.updates += 1
+        self._batch = []
+
+    def _extra_state(self) -> dict[str, Any]:
+        optimizer_state = self.optimizer.state_dict()["state"]
+        return {
+            "controller": {k: _tensor_to_plain(v) for k, v in self.controller.state_dict().items()},
+            "optimizer": [
+                [int(k), {name: _tensor_to_plain(torch.as_tensor(v)) for name, v in s.items()}]
+                for k, s in sorted(optimizer_state.items())
+            ],
+            "generator": self.generator.get_state().tolist(),
+            "baseline": self.baseline,
+            "reward_var": self.reward_var,
+            "updates": self.updates,
+            "queue": self._queue,
+            "batch": [[c, r] for c, r in self._batch],
+        }
+
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
+        self.controller.load_state_dict({k: _plain_to_tensor(v) for k, v in state["controller"].items()})
+        self.optimizer.load_state_dict(
+            {
+                "state": {k: {n: _plain_to_tensor(v) for n, v in s.items()} for k, s in state["optimizer"]},
+                "param_groups": self.optimizer.state_dict()["param_groups"],
+            }
+        )
+        self.generator.set_state(torch.tensor(state["generator"], dtype=torch.uint8))
+        self.baseline = state["baseline"]
+        self.reward_var = state["reward_var"]
+        self.updates = int(state["updates"])
+        self._queue = [list(c) for c in state["queue"]]
+        self._batch = [(list(c), float(r)) for c, r in state["batch"]]
