@@ -4,6 +4,7 @@ nas/commands/ and is registered here; user mistakes become one-line errors with 
 from __future__ import annotations
 
 import sys
+from typing import Annotated, Optional
 
 import typer
 
@@ -32,6 +33,43 @@ def spaces() -> None:
     for name, cls in sorted(search_spaces.SPACES.items()):
         typer.echo(f"{name}: {cls.__doc__.strip().splitlines()[0] if cls.__doc__ else ''}")
     typer.echo(f"ops: {', '.join(sorted(OPS))}")
+
+
+@app.command()
+def benchmark(
+    table: Annotated[str, typer.Option(help="CSV or Parquet table: one row per architecture with its metric.")],
+    space: Annotated[str, typer.Option(help="Search space whose parser reads the arch column.")] = "nb201",
+    arch_column: Annotated[str, typer.Option(help="Column holding architecture strings (space.parse).")] = "arch",
+    metric_column: Annotated[str, typer.Option(help="Column holding the metric to maximise.")] = "val_acc",
+    metric_unit: Annotated[str, typer.Option(help="Unit of the metric, for the plot's axis label.")] = "%",
+    strategies: Annotated[str, typer.Option(help="Comma-separated strategy names.")] = "random,evolution,rl",
+    seeds: Annotated[int, typer.Option(help="Number of seeds per strategy: seeds 0..N-1.")] = 100,
+    budget: Annotated[int, typer.Option(help="Queries (lookups of new architectures) per seed.")] = 200,
+    dedupe: Annotated[bool, typer.Option(help="Answer repeats of evaluated architectures from a cache.")] = True,
+    output: Annotated[Optional[str], typer.Option(help="Write the raw curves here (.parquet, long form).")] = None,
+    plot: Annotated[Optional[str], typer.Option(help="Draw the mean best-so-far curves here (.png or .svg).")] = None,
+) -> None:
+    """Compare strategies on a tabular benchmark, in-process: best metric so far and queries to the top 0.1%."""
+    from nas.benchmark import benchmark_command
+
+    benchmark_command(
+        table=table, space=space, arch_column=arch_column, metric_column=metric_column, metric_unit=metric_unit,
+        strategies=strategies, seeds=seeds, budget=budget, dedupe=dedupe, output=output, plot=plot,
+    )
+
+
+@app.command("synthetic-table")
+def synthetic_table(
+    path: Annotated[str, typer.Argument(help="Where to write the table (.csv or .parquet).")],
+    seed: Annotated[int, typer.Option(help="Seed of the landscape and its noise.")] = 0,
+) -> None:
+    """Write the synthetic 15,625-row NAS-Bench-201-format table (columns arch, val_acc in %)."""
+    from nas.synthetic_table import synthetic_nb201_table, write_table
+
+    if not path.lower().endswith((".csv", ".parquet")):
+        raise UserError(f"synthetic table path {path!r} must end in .csv or .parquet")
+    write_table(synthetic_nb201_table(seed), path)
+    typer.echo(f"wrote {path}: 15,625 NB201 cells, seed {seed}")
 
 
 def main() -> None:

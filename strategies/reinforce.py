@@ -38,9 +38,10 @@ class ReinforceConfig:
     hidden: int = 64  # LSTM width; the 6-decision NB201 sequence needs little (Zoph & Le used 35 per layer)
     learning_rate: float = 0.01  # Adam; NAS-Bench-201's REINFORCE baseline value
     batch_size: int = 10  # results per policy update; also architectures sampled per set of weights
-    baseline_decay: float = 0.9  # EMA decay of the reward baseline b (and of the reward variance)
+    baseline_decay: float = 0.9  # EMA decay of the reward baseline b
     entropy_weight: float = 0.01  # bonus on the policy's mean per-step entropy; keeps it from collapsing early
     init_range: float = 0.08  # weights start uniform in [-init_range, init_range] (Zoph & Le 2017, sec. 4)
+    tanh_constant: float = 1.5  # logits bounded to c * tanh(logits / c) as in ENAS (Pham et al. 2018, c = 2.5); 0: off
 
     def __post_init__(self) -> None:
         checks = {
@@ -50,6 +51,7 @@ class ReinforceConfig:
             "baseline_decay": 0 <= self.baseline_decay < 1,
             "entropy_weight": self.entropy_weight >= 0,
             "init_range": self.init_range >= 0,
+            "tanh_constant": self.tanh_constant >= 0,
         }
         for name, ok in checks.items():
             if not ok:
@@ -64,34 +66,54 @@ class Controller(nn.Module):
     sequences is one LSTM call and a handful of tensor ops rather than a Python loop over steps.
     """
 
-    def __init__(self, sizes: list[int], hidden: int) -> None:
+    def __init__(self, sizes: list[int], hidden: int, tanh_constant: float = 0.0) -> None:
         super().__init__()
         steps, most = len(sizes), max(sizes)
+        self.tanh_constant = tanh_constant
         self.start = nn.Parameter(torch.zeros(1, 1, hidden))
         self.lstm = nn.LSTM(hidden, hidden, batch_first=True)
         self.head_weight = nn.Parameter(torch.zeros(steps, most, hidden))
         self.head_bias = nn.Parameter(torch.zeros(steps, most))
         self.embedding = nn.Parameter(torch.zeros(steps, most, hidden))
+        self.sizes = list(sizes)
         self.register_buffer("valid", torch.arange(most) < torch.tensor(sizes).unsqueeze(1), persistent=False)
+
+    def _bound(self, logits: torch.Tensor) -> torch.Tensor:
+        # A bounded logit caps how sure the policy can get, so it keeps proposing unseen cells.
+        c = self.tanh_constant
+        return c * torch.tanh(logits / c) if c > 0 else logits
+
+    def _step(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None):
+        """One LSTM step with `self.lstm`'s weights (gates in PyTorch's i, f, g, o order): sampling goes step by
+        step, and a plain cell is several times cheaper than calling the sequence module per step."""
+        gates = torch.addmm(self.lstm.bias_ih_l0 + self.lstm.bias_hh_l0, x, self.lstm.weight_ih_l0.T)
+        if state is not None:
+            gates = gates + state[0] @ self.lstm.weight_hh_l0.T
+        i, f, g, o = gates.chunk(4, 1)
+        c = torch.sigmoid(i) * torch.tanh(g)
+        if state is not None:
+            c = c + torch.sigmoid(f) * state[1]
+        return torch.sigmoid(o) * torch.tanh(c), c
 
     def sample(self, batch: int, generator: torch.Generator) -> torch.Tensor:
         """`batch` decision sequences, shape (batch, steps), drawn from the policy."""
-        x, state, taken = self.start.expand(batch, 1, -1), None, []
-        for t in range(len(self.valid)):
-            out, state = self.lstm(x, state)
-            logits = torch.addmm(self.head_bias[t], out[:, 0], self.head_weight[t].T)
-            probs = torch.softmax(logits.masked_fill(~self.valid[t], float("-inf")), dim=-1)
-            a = torch.multinomial(probs, 1, generator=generator)
+        x, state, taken = self.start[0].expand(batch, -1), None, []
+        u = torch.rand(batch, len(self.sizes), generator=generator)
+        for t, size in enumerate(self.sizes):
+            state = self._step(x, state)
+            logits = self._bound(torch.addmm(self.head_bias[t, :size], state[0], self.head_weight[t, :size].T))
+            # Inverse-CDF draw from one uniform per step; clamp guards against the CDF summing to 1 - ulp.
+            a = (torch.softmax(logits, dim=-1).cumsum(1) < u[:, t : t + 1]).sum(1).clamp_(max=size - 1)
             taken.append(a)
-            x = self.embedding[t][a]  # (batch, 1, hidden): the choice just made is the next input
-        return torch.cat(taken, 1)
+            x = self.embedding[t][a]  # the choice just made is the next input
+        return torch.stack(taken, 1)
 
     def score(self, choices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-probability of each sequence in `choices` (batch, steps) and its mean per-step entropy."""
         batch, steps = choices.shape
         fed_back = self.embedding[torch.arange(steps - 1), choices[:, :-1]]
         out, _ = self.lstm(torch.cat([self.start.expand(batch, 1, -1), fed_back], 1))
-        logits = torch.einsum("bth,tnh->btn", out, self.head_weight) + self.head_bias
+        logits = self._bound(torch.einsum("bth,tnh->btn", out, self.head_weight) + self.head_bias)
         logp = torch.log_softmax(logits.masked_fill(~self.valid, float("-inf")), dim=-1)
         chosen = logp.gather(2, choices.unsqueeze(2)).squeeze(2).sum(1)
         entropy = -(logp.exp() * logp.masked_fill(~self.valid, 0.0)).sum(-1).mean(1)
@@ -117,13 +139,13 @@ class Reinforce(Strategy):
         super().__init__(space, **kwargs)
         cfg = self.config
         self.generator = torch.Generator().manual_seed(self.seed)
-        self.controller = Controller(space.decisions(), cfg.hidden)
+        self.controller = Controller(space.decisions(), cfg.hidden, cfg.tanh_constant)
         with torch.no_grad():
             for p in self.controller.parameters():
                 p.uniform_(-cfg.init_range, cfg.init_range, generator=self.generator)
         self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=cfg.learning_rate)
         self.baseline: float | None = None
-        self.reward_var: float | None = None
+        self.reward_scale: float | None = None
         self.updates = 0
         self._queue: list[list[int]] = []  # sampled with the current weights, not yet handed out
         self._batch: list[tuple[list[int], float]] = []  # results waiting for the next update
@@ -146,9 +168,8 @@ class Reinforce(Strategy):
         rewards = torch.tensor([r for _, r in self._batch], dtype=torch.float64)
         if self.baseline is None:
             self.baseline = float(rewards.mean())
-            self.reward_var = float(rewards.var(unbiased=False))
-        scale = max(self.reward_var, 0.0) ** 0.5 + 1e-8
-        advantage = ((rewards - self.baseline) / scale).float()
+            self.reward_scale = float(rewards.std(unbiased=False)) or 1.0
+        advantage = ((rewards - self.baseline) / self.reward_scale).float()
         choices = torch.tensor([c for c, _ in self._batch], dtype=torch.long)
         log_prob, entropy = self.controller.score(choices)
         loss = -(advantage * log_prob).mean() - cfg.entropy_weight * entropy.mean()
@@ -157,9 +178,6 @@ class Reinforce(Strategy):
         self.optimizer.step()
         # The baseline moves after the update, so each batch is judged against earlier batches only.
         for r in rewards.tolist():
-            self.reward_var = cfg.baseline_decay * self.reward_var + (1 - cfg.baseline_decay) * (
-                r - self.baseline
-            ) ** 2
             self.baseline = cfg.baseline_decay * self.baseline + (1 - cfg.baseline_decay) * r
         self.updates += 1
         self._batch = []
@@ -174,7 +192,7 @@ class Reinforce(Strategy):
             ],
             "generator": self.generator.get_state().tolist(),
             "baseline": self.baseline,
-            "reward_var": self.reward_var,
+            "reward_scale": self.reward_scale,
             "updates": self.updates,
             "queue": self._queue,
             "batch": [[c, r] for c, r in self._batch],
@@ -190,7 +208,7 @@ class Reinforce(Strategy):
         )
         self.generator.set_state(torch.tensor(state["generator"], dtype=torch.uint8))
         self.baseline = state["baseline"]
-        self.reward_var = state["reward_var"]
+        self.reward_scale = state["reward_scale"]
         self.updates = int(state["updates"])
         self._queue = [list(c) for c in state["queue"]]
         self._batch = [(list(c), float(r)) for c, r in state["batch"]]
