@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import math
 import os
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -120,19 +119,6 @@ class BenchmarkResult:
         return np.where(hit.any(axis=1), hit.argmax(axis=1) + 1.0, np.inf)
 
 
-@contextmanager
-def _single_thread() -> Iterator[None]:
-    # The controller is tiny: one thread avoids two cores spinning on each other's small ops.
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def run_one(name: str, space: SearchSpace, table: Table, *, seed: int, budget: int, dedupe: bool = True):
     """The metrics of the first `budget` queries of one strategy on one seed, and its dedupe cache hits."""
     strategy = strategies.make_strategy(name, space, seed=seed, dedupe=dedupe)
@@ -159,17 +145,16 @@ def run_benchmark(
 ) -> BenchmarkResult:
     """Each strategy on seeds 0..seeds-1, `budget` queries each, one query at a time (concurrency 1)."""
     metrics, hits = {}, {}
-    with _single_thread():
-        for name in names:
-            runs = []
-            hits[name] = 0
-            for seed in range(seeds):
-                values, cache_hits = run_one(name, space, table, seed=seed, budget=budget, dedupe=dedupe)
-                runs.append(values)
-                hits[name] += cache_hits
-                if progress:
-                    progress(name, seed)
-            metrics[name] = np.stack(runs)
+    for name in names:
+        runs = []
+        hits[name] = 0
+        for seed in range(seeds):
+            values, cache_hits = run_one(name, space, table, seed=seed, budget=budget, dedupe=dedupe)
+            runs.append(values)
+            hits[name] += cache_hits
+            if progress:
+                progress(name, seed)
+        metrics[name] = np.stack(runs)
     return BenchmarkResult(budget, tuple(range(seeds)), metrics, hits)
 
 
