@@ -10,7 +10,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -133,6 +133,20 @@ def run_one(name: str, space: SearchSpace, table: Table, *, seed: int, budget: i
     return out, strategy.cache_hits
 
 
+_WORKER_CONTEXT: tuple[SearchSpace, Table, int, bool] | None = None
+
+
+def _init_worker(context: tuple[SearchSpace, Table, int, bool]) -> None:
+    global _WORKER_CONTEXT
+    _WORKER_CONTEXT = context
+
+
+def _run_job(job: tuple[str, int]):
+    space, table, budget, dedupe = _WORKER_CONTEXT
+    name, seed = job
+    return run_one(name, space, table, seed=seed, budget=budget, dedupe=dedupe)
+
+
 def run_benchmark(
     space: SearchSpace,
     table: Table,
@@ -141,20 +155,32 @@ def run_benchmark(
     seeds: int,
     budget: int,
     dedupe: bool = True,
-    progress: Callable[[str, int], None] | None = None,
+    workers: int = 1,
 ) -> BenchmarkResult:
-    """Each strategy on seeds 0..seeds-1, `budget` queries each, one query at a time (concurrency 1)."""
+    """Each strategy on seeds 0..seeds-1, `budget` queries each, one query at a time (concurrency 1).
+
+    Runs are independent, so `workers` > 1 spreads them over processes with identical results. Workers are
+    forked: they inherit the imported modules and the table instead of loading them again (seconds each).
+    """
+    jobs = [(name, seed) for name in names for seed in range(seeds)]
+    context = (space, table, budget, dedupe)
+    if workers > 1 and len(jobs) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(
+            min(workers, len(jobs)), mp_context=multiprocessing.get_context("fork"),
+            initializer=_init_worker, initargs=(context,),
+        ) as pool:
+            outcomes = list(pool.map(_run_job, jobs, chunksize=max(1, len(jobs) // (8 * workers))))
+    else:
+        _init_worker(context)
+        outcomes = [_run_job(job) for job in jobs]
     metrics, hits = {}, {}
     for name in names:
-        runs = []
-        hits[name] = 0
-        for seed in range(seeds):
-            values, cache_hits = run_one(name, space, table, seed=seed, budget=budget, dedupe=dedupe)
-            runs.append(values)
-            hits[name] += cache_hits
-            if progress:
-                progress(name, seed)
-        metrics[name] = np.stack(runs)
+        mine = [outcome for (job_name, _), outcome in zip(jobs, outcomes) if job_name == name]
+        metrics[name] = np.stack([values for values, _ in mine])
+        hits[name] = sum(cache_hits for _, cache_hits in mine)
     return BenchmarkResult(budget, tuple(range(seeds)), metrics, hits)
 
 
@@ -232,7 +258,9 @@ def _format_queries(value: float, budget: int) -> str:
     return f"> {budget}" if math.isinf(value) else f"{value:g}"
 
 
-def render_summary(rows: list[Summary], result: BenchmarkResult, table: Table, *, dedupe: bool, wall_s: float):
+def render_summary(
+    rows: list[Summary], result: BenchmarkResult, table: Table, *, dedupe: bool, wall_s: float, workers: int
+):
     """A rich table of the summary, with a caption carrying what the numbers rest on."""
     from rich.table import Table as RichTable
 
@@ -241,7 +269,7 @@ def render_summary(rows: list[Summary], result: BenchmarkResult, table: Table, *
         title=f"{Path(table.path).name}: {len(table.metrics):,} rows, top 0.1% = {table.top_count} rows "
         f"with {table.metric_column} >= {table.top_threshold:g}",
         caption=f"mean ± std over {len(result.seeds)} seeds (0..{len(result.seeds) - 1}), budget {result.budget} "
-        f"queries, dedupe {'on' if dedupe else 'off'}; {wall_s:.1f} s",
+        f"queries, dedupe {'on' if dedupe else 'off'}; {wall_s:.1f} s on {workers} process(es)",
     )
     out.add_column("strategy")
     for q in checkpoints:
@@ -273,6 +301,7 @@ def benchmark_command(
     dedupe: bool,
     output: str | None,
     plot: str | None,
+    workers: int = 1,
 ) -> BenchmarkResult:
     """`nas benchmark`: check every option, load the table, run, print, then write the files."""
     import time
@@ -295,6 +324,8 @@ def benchmark_command(
         raise UserError(f"--seeds must be at least 1, got {seeds}")
     if budget < 1:
         raise UserError(f"--budget must be at least 1, got {budget}")
+    if workers < 1:
+        raise UserError(f"--workers must be at least 1, got {workers}")
     if output is not None and not output.lower().endswith(".parquet"):
         raise UserError(f"--output {output!r} must end in .parquet")
     if plot is not None and not plot.lower().endswith((".png", ".svg")):
@@ -306,9 +337,16 @@ def benchmark_command(
     loaded = load_table(table, search_space, arch_column, metric_column)
 
     start = time.perf_counter()
-    result = run_benchmark(search_space, loaded, names, seeds=seeds, budget=budget, dedupe=dedupe)
+    result = run_benchmark(
+        search_space, loaded, names, seeds=seeds, budget=budget, dedupe=dedupe, workers=workers
+    )
     wall_s = time.perf_counter() - start
-    Console().print(render_summary(summarize(result, loaded), result, loaded, dedupe=dedupe, wall_s=wall_s))
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)  # piped to a file or a log: do not wrap the table to 80 columns
+    console.print(
+        render_summary(summarize(result, loaded), result, loaded, dedupe=dedupe, wall_s=wall_s, workers=workers)
+    )
     if output:
         write_curves(result, output)
         print(f"wrote {output}")

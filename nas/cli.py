@@ -3,6 +3,7 @@ nas/commands/ and is registered here; user mistakes become one-line errors with 
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated, Optional
 
@@ -48,6 +49,9 @@ def benchmark(
     dedupe: Annotated[bool, typer.Option(help="Answer repeats of evaluated architectures from a cache.")] = True,
     output: Annotated[Optional[str], typer.Option(help="Write the raw curves here (.parquet, long form).")] = None,
     plot: Annotated[Optional[str], typer.Option(help="Draw the mean best-so-far curves here (.png or .svg).")] = None,
+    workers: Annotated[int, typer.Option(help="Processes running seeds in parallel (results do not change).")] = (
+        os.cpu_count() or 1
+    ),
 ) -> None:
     """Compare strategies on a tabular benchmark, in-process: best metric so far and queries to the top 0.1%."""
     from nas.benchmark import benchmark_command
@@ -55,6 +59,7 @@ def benchmark(
     benchmark_command(
         table=table, space=space, arch_column=arch_column, metric_column=metric_column, metric_unit=metric_unit,
         strategies=strategies, seeds=seeds, budget=budget, dedupe=dedupe, output=output, plot=plot,
+        workers=workers,
     )
 
 

@@ -19,6 +19,7 @@ raises `SpaceExhaustedError` and keeps raising it: the search is over, nothing d
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -31,6 +32,13 @@ from search_spaces.base import Architecture, SearchSpace
 
 STATE_FORMAT = 1
 DEFAULT_MAX_RETRIES = 1000  # draws per ask before giving up: far more than a 15,625-cell space needs until ~95% seen
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def arch_hash(arch: Architecture) -> str:
+    """`canonical_hash`, remembered: architectures are immutable values, and a tabular benchmark hashes the same
+    few thousand cells over and over (NB201's networkx pruning is most of a random search's time otherwise)."""
+    return search_spaces.canonical_hash(arch)
 
 
 class StrategyError(ValueError):
@@ -104,7 +112,6 @@ class Strategy:
         self._cache: dict[str, float | None] = {}  # hash -> reward of consumed results: the visible window
         self._cache_hits = 0
         self._exhausted: str | None = None
-        self._hash_memo: dict[Architecture, str] = {}
 
     # -- options --
 
@@ -182,10 +189,7 @@ class Strategy:
             raise ResultError(f"proposal {proposal_id} already has a result; each proposal is told once")
 
     def _hash(self, arch: Architecture) -> str:
-        h = self._hash_memo.get(arch)
-        if h is None:
-            h = self._hash_memo[arch] = search_spaces.canonical_hash(arch)
-        return h
+        return arch_hash(arch)
 
     def _consume(self, proposal_id: int, result: Result) -> None:
         self._cache.setdefault(self._hashes[proposal_id], result.reward)

@@ -84,29 +84,35 @@ class Controller(nn.Module):
         c = self.tanh_constant
         return c * torch.tanh(logits / c) if c > 0 else logits
 
-    def _step(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None):
-        """One LSTM step with `self.lstm`'s weights (gates in PyTorch's i, f, g, o order): sampling goes step by
-        step, and a plain cell is several times cheaper than calling the sequence module per step."""
-        gates = torch.addmm(self.lstm.bias_ih_l0 + self.lstm.bias_hh_l0, x, self.lstm.weight_ih_l0.T)
+    def _step(self, x_gates: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None):
+        """One LSTM step with `self.lstm`'s weights, gates in PyTorch's (i, f, g, o) order; `x_gates` is the
+        input's share of the gates, x W_ih^T + b_ih + b_hh. Sampling goes step by step, and this plain cell is
+        several times cheaper than calling the sequence module for every step."""
+        gates = x_gates if state is None else torch.addmm(x_gates, state[0], self.lstm.weight_hh_l0.T)
+        i, f, g, o = torch.sigmoid(gates).chunk(4, 1)  # the g quarter is recomputed with tanh below
+        c = i * torch.tanh(gates[:, 2 * len(g[0]) : 3 * len(g[0])])
         if state is not None:
-            gates = gates + state[0] @ self.lstm.weight_hh_l0.T
-        i, f, g, o = gates.chunk(4, 1)
-        c = torch.sigmoid(i) * torch.tanh(g)
-        if state is not None:
-            c = c + torch.sigmoid(f) * state[1]
-        return torch.sigmoid(o) * torch.tanh(c), c
+            c = c + f * state[1]
+        return o * torch.tanh(c), c
+
+    def _input_gates(self, x: torch.Tensor) -> torch.Tensor:
+        lstm = self.lstm
+        return torch.addmm(lstm.bias_ih_l0 + lstm.bias_hh_l0, x.reshape(-1, x.shape[-1]), lstm.weight_ih_l0.T)
 
     def sample(self, batch: int, generator: torch.Generator) -> torch.Tensor:
         """`batch` decision sequences, shape (batch, steps), drawn from the policy."""
-        x, state, taken = self.start[0].expand(batch, -1), None, []
-        u = torch.rand(batch, len(self.sizes), generator=generator)
+        steps, most = self.valid.shape
+        # The input share of the gates for every choice that can be fed back, computed once per batch.
+        fed_back = self._input_gates(self.embedding).reshape(steps, most, -1)
+        x_gates, state, taken = self._input_gates(self.start).expand(batch, -1), None, []
+        u = torch.rand(batch, steps, generator=generator)
         for t, size in enumerate(self.sizes):
-            state = self._step(x, state)
+            state = self._step(x_gates, state)
             logits = self._bound(torch.addmm(self.head_bias[t, :size], state[0], self.head_weight[t, :size].T))
             # Inverse-CDF draw from one uniform per step; clamp guards against the CDF summing to 1 - ulp.
             a = (torch.softmax(logits, dim=-1).cumsum(1) < u[:, t : t + 1]).sum(1).clamp_(max=size - 1)
             taken.append(a)
-            x = self.embedding[t][a]  # the choice just made is the next input
+            x_gates = fed_back[t][a]  # the choice just made is the next input
         return torch.stack(taken, 1)
 
     def score(self, choices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -109,6 +109,15 @@ def test_result_curves(table):
     np.testing.assert_array_equal(again.metrics["evolution"], result.metrics["evolution"])
 
 
+def test_worker_processes_give_the_same_curves(table):
+    space = S.make_space("nb201")
+    serial = B.run_benchmark(space, table, ["rl", "evolution"], seeds=3, budget=25, workers=1)
+    parallel = B.run_benchmark(space, table, ["rl", "evolution"], seeds=3, budget=25, workers=2)
+    for name in ("rl", "evolution"):
+        np.testing.assert_array_equal(serial.metrics[name], parallel.metrics[name])
+    assert serial.cache_hits == parallel.cache_hits
+
+
 def test_evolution_beats_random_on_the_synthetic_table(table):
     """A small version of the README claim (benchmarks/strategies.py runs it with 100 seeds). The seeds are
     fixed, so this is a deterministic check, and the margin is large: p is ~1e-4 where 0.01 is asked."""

@@ -269,8 +269,9 @@ def check_controller(space):
          "bias_hh": lstm.bias_hh_l0}
     )
     x, state = torch.randn(4, 16), (torch.randn(4, 16), torch.randn(4, 16))
-    torch.testing.assert_close(controller._step(x, state), cell(x, state))
-    torch.testing.assert_close(controller._step(x, None), cell(x))
+    x_gates = controller._input_gates(x)
+    torch.testing.assert_close(controller._step(x_gates, state), cell(x, state))
+    torch.testing.assert_close(controller._step(x_gates, None), cell(x))
 
     with torch.no_grad():
         choices = controller.sample(64, torch.Generator().manual_seed(1))
