@@ -20,15 +20,15 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import scipy  # noqa: E402
-import torch  # noqa: E402
-from scipy import stats  # noqa: E402
+import numpy as np
+import pyarrow as pa
+import scipy
+import torch
+from scipy import stats
 
-import search_spaces  # noqa: E402
-from nas import benchmark  # noqa: E402
-from nas.synthetic_table import synthetic_nb201_rows  # noqa: E402
+import search_spaces
+from nas import benchmark
+from nas.synthetic_table import synthetic_nb201_rows
 
 
 def compare(label: str, a: np.ndarray, b: np.ndarray) -> None:
@@ -49,12 +49,16 @@ def main() -> None:
 
     print(
         f"python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}, "
-        f"scipy {scipy.__version__}, pyarrow {pa.__version__}; {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}"
+        f"scipy {scipy.__version__}, pyarrow {pa.__version__}; {os.cpu_count()} CPUs, {platform.machine()}"
     )
     space = search_spaces.make_space("nb201")
     rows = synthetic_nb201_rows(args.table_seed)
-    table = benchmark.Table(f"synthetic-nb201-seed{args.table_seed}", "val_acc", {space.parse(a): m for a, m in rows})
-    print(f"table: {len(rows):,} rows; top 0.1% = {table.top_count} rows with val_acc >= {table.top_threshold}")
+    table = benchmark.Table(
+        f"synthetic-nb201-seed{args.table_seed}", "val_acc", {space.parse(a): m for a, m in rows}
+    )
+    print(
+        f"table: {len(rows):,} rows; top 0.1% = {table.top_count} rows with val_acc >= {table.top_threshold}"
+    )
 
     results = {}
     for dedupe in (True, False):
@@ -63,27 +67,43 @@ def main() -> None:
         results[dedupe] = benchmark.run_benchmark(
             space, table, names, seeds=args.seeds, budget=args.budget, dedupe=dedupe
         )
-        print(f"dedupe {'on' if dedupe else 'off'}: {', '.join(names)} x {args.seeds} seeds x {args.budget} "
-              f"queries in {time.perf_counter() - start:.1f} s")
+        print(
+            f"dedupe {'on' if dedupe else 'off'}: {', '.join(names)} x {args.seeds} seeds x {args.budget} "
+            f"queries in {time.perf_counter() - start:.1f} s"
+        )
     on, off = results[True], results[False]
     checkpoints = benchmark.checkpoints_for(args.budget)
     for name, result in [("random", on), ("evolution", on), ("rl", on), ("evolution, no dedupe", off)]:
         key = name.split(",")[0]
         best = result.best_so_far(key)
         reach = result.queries_to_reach(key, table.top_threshold)
-        cells = ", ".join(f"@{q} {best[:, q - 1].mean():.3f} ± {best[:, q - 1].std():.3f}" for q in checkpoints)
+        cells = ", ".join(
+            f"@{q} {best[:, q - 1].mean():.3f} ± {best[:, q - 1].std():.3f}" for q in checkpoints
+        )
         median = np.median(reach)
-        print(f"{name:>20}: {cells}; median queries to top 0.1% {'> budget' if np.isinf(median) else median:}, "
-              f"never reached {int(np.isinf(reach).sum())}/{args.seeds}")
+        print(
+            f"{name:>20}: {cells}; median queries to top 0.1% {'> budget' if np.isinf(median) else median:}, "
+            f"never reached {int(np.isinf(reach).sum())}/{args.seeds}"
+        )
 
     print("\nclaims")
     q100 = min(100, args.budget) - 1
-    compare(f"1. evolution vs random, best at {q100 + 1}", on.best_so_far("evolution")[:, q100],
-            on.best_so_far("random")[:, q100])
-    compare(f"2. rl vs random, best at {args.budget}", on.best_so_far("rl")[:, -1], on.best_so_far("random")[:, -1])
+    compare(
+        f"1. evolution vs random, best at {q100 + 1}",
+        on.best_so_far("evolution")[:, q100],
+        on.best_so_far("random")[:, q100],
+    )
+    compare(
+        f"2. rl vs random, best at {args.budget}",
+        on.best_so_far("rl")[:, -1],
+        on.best_so_far("random")[:, -1],
+    )
     with_dedupe = on.queries_to_reach("evolution", table.top_threshold)
     without = off.queries_to_reach("evolution", table.top_threshold)
-    censored = lambda q: np.where(np.isinf(q), args.budget + 1, q)  # noqa: E731  never reached ranks last
+
+    def censored(q: np.ndarray) -> np.ndarray:
+        return np.where(np.isinf(q), args.budget + 1, q)  # never reached ranks last
+
     mwu = stats.mannwhitneyu(censored(with_dedupe), censored(without), alternative="less")
     print(
         f"3. evolution queries to top 0.1%: median {np.median(with_dedupe):g} with dedupe "

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -60,20 +60,21 @@ def load_table(path: str | os.PathLike, space: SearchSpace, arch_column: str, me
     try:
         if suffix == ".csv":
             # Arch strings must stay strings whatever they look like.
-            data = pa_csv.read_csv(path, convert_options=pa_csv.ConvertOptions(column_types={arch_column: pa.string()}))
+            data = pa_csv.read_csv(
+                path, convert_options=pa_csv.ConvertOptions(column_types={arch_column: pa.string()})
+            )
         elif suffix in (".parquet", ".pq"):
             data = pq.read_table(path)
         else:
             raise UserError(f"table file {path} must end in .csv or .parquet, not {suffix or 'nothing'}")
-    except UserError:
-        raise
-    except Exception as e:
+    except (pa.ArrowException, OSError) as e:
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(f"table file {path} cannot be read as {suffix[1:]}: {message}") from None
     for role, column in (("--arch-column", arch_column), ("--metric-column", metric_column)):
         if column not in data.column_names:
             raise UserError(
-                f"table {path} has no column {column!r} ({role}); its columns are {', '.join(data.column_names)}"
+                f"table {path} has no column {column!r} ({role}); "
+                f"its columns are {', '.join(data.column_names)}"
             )
     if data.num_rows == 0:
         raise UserError(f"table {path} has no rows")
@@ -169,8 +170,10 @@ def run_benchmark(
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(
-            min(workers, len(jobs)), mp_context=multiprocessing.get_context("fork"),
-            initializer=_init_worker, initargs=(context,),
+            min(workers, len(jobs)),
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_init_worker,
+            initargs=(context,),
         ) as pool:
             outcomes = list(pool.map(_run_job, jobs, chunksize=max(1, len(jobs) // (8 * workers))))
     else:
@@ -204,7 +207,10 @@ def summarize(result: BenchmarkResult, table: Table) -> list[Summary]:
         rows.append(
             Summary(
                 name,
-                {q: (float(best[:, q - 1].mean()), float(best[:, q - 1].std())) for q in checkpoints_for(result.budget)},
+                {
+                    q: (float(best[:, q - 1].mean()), float(best[:, q - 1].std()))
+                    for q in checkpoints_for(result.budget)
+                },
                 float(np.median(to_top)),
                 int(np.isinf(to_top).sum()),
             )
@@ -213,7 +219,8 @@ def summarize(result: BenchmarkResult, table: Table) -> list[Summary]:
 
 
 def write_curves(result: BenchmarkResult, path: str | os.PathLike) -> None:
-    """Long form, one row per strategy, seed and query: strategy, seed, query (1-based), metric, best_so_far."""
+    """Long form, one row per strategy, seed and query:
+    strategy, seed, query (1-based), metric, best_so_far."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -230,8 +237,13 @@ def write_curves(result: BenchmarkResult, path: str | os.PathLike) -> None:
             columns["metric"] += values[i].tolist()
             columns["best_so_far"] += best[i].tolist()
     schema = pa.schema(
-        [("strategy", pa.string()), ("seed", pa.int64()), ("query", pa.int64()),
-         ("metric", pa.float64()), ("best_so_far", pa.float64())]
+        [
+            ("strategy", pa.string()),
+            ("seed", pa.int64()),
+            ("query", pa.int64()),
+            ("metric", pa.float64()),
+            ("best_so_far", pa.float64()),
+        ]
     )
     with atomic_path(path) as tmp:
         pq.write_table(pa.table(columns, schema=schema), tmp)
@@ -242,7 +254,8 @@ def plot_best_so_far(result: BenchmarkResult, table: Table, path: str | os.PathL
 
     x = np.arange(1, result.budget + 1)
     curves = {
-        name: (x, result.best_so_far(name).mean(0), result.best_so_far(name).std(0)) for name in result.metrics
+        name: (x, result.best_so_far(name).mean(0), result.best_so_far(name).std(0))
+        for name in result.metrics
     }
     unit_text = f" ({unit})" if unit else ""
     plot_curves(
@@ -268,7 +281,8 @@ def render_summary(
     out = RichTable(
         title=f"{Path(table.path).name}: {len(table.metrics):,} rows, top 0.1% = {table.top_count} rows "
         f"with {table.metric_column} >= {table.top_threshold:g}",
-        caption=f"mean ± std over {len(result.seeds)} seeds (0..{len(result.seeds) - 1}), budget {result.budget} "
+        caption=f"mean ± std over {len(result.seeds)} seeds (0..{len(result.seeds) - 1}), "
+        f"budget {result.budget} "
         f"queries, dedupe {'on' if dedupe else 'off'}; {wall_s:.1f} s on {workers} process(es)",
     )
     out.add_column("strategy")
@@ -345,7 +359,9 @@ def benchmark_command(
     if not console.is_terminal:
         console = Console(width=160)  # piped to a file or a log: do not wrap the table to 80 columns
     console.print(
-        render_summary(summarize(result, loaded), result, loaded, dedupe=dedupe, wall_s=wall_s, workers=workers)
+        render_summary(
+            summarize(result, loaded), result, loaded, dedupe=dedupe, wall_s=wall_s, workers=workers
+        )
     )
     if output:
         write_curves(result, output)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -38,27 +38,36 @@ def spaces() -> None:
 
 @app.command()
 def benchmark(
-    table: Annotated[str, typer.Option(help="CSV or Parquet table: one row per architecture with its metric.")],
+    table: Annotated[str, typer.Option(help="CSV or Parquet table: architecture and metric per row.")],
     space: Annotated[str, typer.Option(help="Search space whose parser reads the arch column.")] = "nb201",
-    arch_column: Annotated[str, typer.Option(help="Column holding architecture strings (space.parse).")] = "arch",
-    metric_column: Annotated[str, typer.Option(help="Column holding the metric to maximise.")] = "val_acc",
-    metric_unit: Annotated[str, typer.Option(help="Unit of the metric, for the plot's axis label.")] = "%",
-    strategies: Annotated[str, typer.Option(help="Comma-separated strategy names.")] = "random,evolution,rl",
-    seeds: Annotated[int, typer.Option(help="Number of seeds per strategy: seeds 0..N-1.")] = 100,
+    arch_column: Annotated[str, typer.Option(help="Column of architecture strings.")] = "arch",
+    metric_column: Annotated[str, typer.Option(help="Column of the metric to maximise.")] = "val_acc",
+    metric_unit: Annotated[str, typer.Option(help="Unit of the metric, for the plot's axis.")] = "%",
+    strategies: Annotated[str, typer.Option(help="Comma-separated strategies.")] = "random,evolution,rl",
+    seeds: Annotated[int, typer.Option(help="Seeds per strategy: 0..N-1.")] = 100,
     budget: Annotated[int, typer.Option(help="Queries (lookups of new architectures) per seed.")] = 200,
-    dedupe: Annotated[bool, typer.Option(help="Answer repeats of evaluated architectures from a cache.")] = True,
-    output: Annotated[Optional[str], typer.Option(help="Write the raw curves here (.parquet, long form).")] = None,
-    plot: Annotated[Optional[str], typer.Option(help="Draw the mean best-so-far curves here (.png or .svg).")] = None,
-    workers: Annotated[int, typer.Option(help="Processes running seeds in parallel (results do not change).")] = (
+    dedupe: Annotated[bool, typer.Option(help="Answer repeats of evaluated archs from a cache.")] = True,
+    output: Annotated[str | None, typer.Option(help="Write the raw curves here (.parquet).")] = None,
+    plot: Annotated[str | None, typer.Option(help="Draw mean best-so-far curves (.png, .svg).")] = None,
+    workers: Annotated[int, typer.Option(help="Processes running seeds in parallel (same results).")] = (
         os.cpu_count() or 1
     ),
 ) -> None:
-    """Compare strategies on a tabular benchmark, in-process: best metric so far and queries to the top 0.1%."""
+    """Compare strategies on a tabular benchmark in-process: best metric so far, queries to the top 0.1%."""
     from nas.benchmark import benchmark_command
 
     benchmark_command(
-        table=table, space=space, arch_column=arch_column, metric_column=metric_column, metric_unit=metric_unit,
-        strategies=strategies, seeds=seeds, budget=budget, dedupe=dedupe, output=output, plot=plot,
+        table=table,
+        space=space,
+        arch_column=arch_column,
+        metric_column=metric_column,
+        metric_unit=metric_unit,
+        strategies=strategies,
+        seeds=seeds,
+        budget=budget,
+        dedupe=dedupe,
+        output=output,
+        plot=plot,
         workers=workers,
     )
 

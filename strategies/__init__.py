@@ -39,7 +39,9 @@ def make_strategy(
     name: str, space: SearchSpace, *, seed: int, concurrency: int = 1, dedupe: bool = True, **options: Any
 ) -> Strategy:
     if name not in STRATEGIES:
-        raise UnknownStrategyError(f"unknown strategy {name!r}; choose one of {', '.join(sorted(STRATEGIES))}")
+        raise UnknownStrategyError(
+            f"unknown strategy {name!r}; choose one of {', '.join(sorted(STRATEGIES))}"
+        )
     return STRATEGIES[name](space, seed=seed, concurrency=concurrency, dedupe=dedupe, **options)
 
 

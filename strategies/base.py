@@ -1,7 +1,8 @@
 """The ask/tell protocol every strategy follows, and the bookkeeping they share.
 
-A strategy hands out `Proposal`s numbered 0, 1, 2, ... and learns from results that may come back in any order,
-from many trials running at once. Two rules make a search reproducible and resumable regardless of that order:
+A strategy hands out `Proposal`s numbered 0, 1, 2, ... and learns from results that may come back in any
+order, from many trials running at once. Two rules make a search reproducible and resumable regardless of
+that order:
 
 * **Determinism window.** Proposal k is made from exactly the results of proposals j <= k - concurrency,
   applied in proposal order. If one of those is still missing, `ask()` returns None. So the same seed gives
@@ -31,13 +32,14 @@ import search_spaces
 from search_spaces.base import Architecture, SearchSpace
 
 STATE_FORMAT = 1
-DEFAULT_MAX_RETRIES = 1000  # draws per ask before giving up: far more than a 15,625-cell space needs until ~95% seen
+DEFAULT_MAX_RETRIES = 1000  # duplicate draws in a row before ask() declares the space exhausted
 
 
 @functools.lru_cache(maxsize=1 << 16)
 def arch_hash(arch: Architecture) -> str:
-    """`canonical_hash`, remembered: architectures are immutable values, and a tabular benchmark hashes the same
-    few thousand cells over and over (NB201's networkx pruning is most of a random search's time otherwise)."""
+    """`canonical_hash`, remembered: architectures are immutable values, and a tabular benchmark hashes the
+    same few thousand cells over and over (NB201's networkx pruning is most of a random search's time
+    otherwise)."""
     return search_spaces.canonical_hash(arch)
 
 
@@ -152,7 +154,7 @@ class Strategy:
         return Proposal(k, arch)
 
     def tell(self, proposal_id: int, reward: float) -> None:
-        self._check_open(proposal_id)
+        proposal_id = self._check_open(proposal_id)
         try:
             reward = float(reward)
         except (TypeError, ValueError):
@@ -164,7 +166,7 @@ class Strategy:
         self._results[proposal_id] = Result(reward)
 
     def tell_failure(self, proposal_id: int, error: str) -> None:
-        self._check_open(proposal_id)
+        proposal_id = self._check_open(proposal_id)
         self._results[proposal_id] = Result(None, str(error))
 
     def pending(self) -> list[Proposal]:
@@ -181,12 +183,13 @@ class Strategy:
 
     # -- internals --
 
-    def _check_open(self, proposal_id: int) -> None:
+    def _check_open(self, proposal_id: int) -> int:
         if not isinstance(proposal_id, (int, np.integer)) or not 0 <= proposal_id < len(self._archs):
             asked = f"0..{len(self._archs) - 1}" if self._archs else "none"
             raise ResultError(f"unknown proposal id {proposal_id!r}; proposals asked so far: {asked}")
         if proposal_id in self._results:
             raise ResultError(f"proposal {proposal_id} already has a result; each proposal is told once")
+        return int(proposal_id)  # numpy integers would not survive json.dumps in state_dict
 
     def _hash(self, arch: Architecture) -> str:
         return arch_hash(arch)

@@ -7,7 +7,8 @@ replacement; every new result joins the queue and the oldest member dies, whatev
 
 Defaults: P = 10, S = 3, the settings NAS-Bench-201 (Dong & Yang 2020, sec. 5) and NATS-Bench use for their
 REA baseline on the 15,625-cell space with a few hundred queries. The paper's own CIFAR-10 run used P = 100,
-S = 25 over 20,000 models; with a budget of 100-200 queries P = 100 would leave almost no budget for evolution.
+S = 25 over 20,000 models; with a budget of 100-200 queries, P = 100 would leave almost nothing for
+evolution.
 """
 
 from __future__ import annotations

@@ -12,10 +12,13 @@ updated once per batch of architectures, not once per result: a batch of `batch_
 with one set of weights, and one update is made when `batch_size` results (in proposal order, inside the
 determinism window) have arrived; log-probabilities are recomputed with the weights at update time.
 
-Two departures from the paper, both for small query budgets and reward units: the advantage R - b is divided by
-a moving estimate of the rewards' standard deviation, so the same learning rate works for accuracies in [0, 1]
-and in percent; and the learning rate is 0.01, the value NAS-Bench-201/NATS-Bench use for their REINFORCE
-baseline (Zoph & Le used 6e-4 over 12,800 architectures, far too slow for 200 queries).
+Departures from the paper, for small query budgets and any reward units: the advantage R - b is divided by
+the standard deviation of the first batch's rewards, so the balance with the entropy bonus is the same for
+accuracies in [0, 1] and in percent; logits are bounded to c tanh(logit / c) as in ENAS (Pham et al. 2018),
+with c = 1.5 rather than ENAS's 2.5 so that a 200-query search keeps proposing unseen cells instead of
+answering itself from the dedupe cache; and the learning rate is 0.01, the value NAS-Bench-201/NATS-Bench
+use for their REINFORCE baseline (Zoph & Le used 6e-4 over 12,800 architectures, far too slow for 200
+queries). Failed trials carry no reward and give no gradient.
 
 All randomness comes from a `torch.Generator` seeded from the strategy seed; it, the weights, the Adam state,
 the baseline and the batches in progress are part of `state_dict()` as plain lists.
@@ -23,9 +26,10 @@ the baseline and the batches in progress are part of `state_dict()` as plain lis
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -40,9 +44,13 @@ class ReinforceConfig:
     learning_rate: float = 0.01  # Adam; NAS-Bench-201's REINFORCE baseline value
     batch_size: int = 10  # results per policy update; also architectures sampled per set of weights
     baseline_decay: float = 0.9  # EMA decay of the reward baseline b
-    entropy_weight: float = 0.01  # bonus on the policy's mean per-step entropy; keeps it from collapsing early
+    entropy_weight: float = (
+        0.01  # bonus on the policy's mean per-step entropy; keeps it from collapsing early
+    )
     init_range: float = 0.08  # weights start uniform in [-init_range, init_range] (Zoph & Le 2017, sec. 4)
-    tanh_constant: float = 1.5  # logits bounded to c * tanh(logits / c) as in ENAS (Pham et al. 2018, c = 2.5); 0: off
+    tanh_constant: float = (
+        1.5  # logits bounded to c * tanh(logits / c) as in ENAS (Pham et al. 2018, c = 2.5); 0: off
+    )
 
     def __post_init__(self) -> None:
         checks = {
@@ -108,7 +116,9 @@ class Controller(nn.Module):
         u = torch.rand(batch, steps, generator=generator)
         for t, size in enumerate(self.sizes):
             state = self._step(x_gates, state)
-            logits = self._bound(torch.addmm(self.head_bias[t, :size], state[0], self.head_weight[t, :size].T))
+            logits = self._bound(
+                torch.addmm(self.head_bias[t, :size], state[0], self.head_weight[t, :size].T)
+            )
             # Inverse-CDF draw from one uniform per step; clamp guards against the CDF summing to 1 - ulp.
             a = (torch.softmax(logits, dim=-1).cumsum(1) < u[:, t : t + 1]).sum(1).clamp_(max=size - 1)
             taken.append(a)
@@ -140,7 +150,11 @@ def single_thread() -> Iterator[None]:
 
 
 def _tensor_to_plain(t: torch.Tensor) -> dict[str, Any]:
-    return {"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch."), "data": t.flatten().tolist()}
+    return {
+        "shape": list(t.shape),
+        "dtype": str(t.dtype).removeprefix("torch."),
+        "data": t.flatten().tolist(),
+    }
 
 
 def _plain_to_tensor(d: dict[str, Any]) -> torch.Tensor:
@@ -169,7 +183,11 @@ class Adam:
             p.addcdiv_(m, denominator, value=-self.lr / (1 - b1**self.steps))
 
     def state_dict(self) -> dict[str, Any]:
-        return {"steps": self.steps, "m": [_tensor_to_plain(t) for t in self.m], "v": [_tensor_to_plain(t) for t in self.v]}
+        return {
+            "steps": self.steps,
+            "m": [_tensor_to_plain(t) for t in self.m],
+            "v": [_tensor_to_plain(t) for t in self.v],
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.steps = int(state["steps"])

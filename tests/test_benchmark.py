@@ -49,7 +49,7 @@ def run_cli(args, capsys):
 
 
 def test_synthetic_table_is_deterministic_and_covers_the_space(rows):
-    assert len(rows) == 5 ** 6 == len({a for a, _ in rows})
+    assert len(rows) == 5**6 == len({a for a, _ in rows})
     assert synthetic_nb201_rows(0) == rows
     assert synthetic_nb201_rows(1) != rows
     acc = np.array([m for _, m in rows])
@@ -133,9 +133,25 @@ def test_evolution_beats_random_on_the_synthetic_table(table):
 def test_benchmark_command_writes_curves_and_plot(table_files, tmp_path, capsys):
     out_file, plot_file = tmp_path / "curves.parquet", tmp_path / "curves.png"
     code, out, err = run_cli(
-        ["benchmark", "--table", table_files / "synth.csv", "--arch-column", "arch", "--metric-column", "val_acc",
-         "--strategies", "random,evolution,rl", "--seeds", "2", "--budget", "30",
-         "--output", out_file, "--plot", plot_file],
+        [
+            "benchmark",
+            "--table",
+            table_files / "synth.csv",
+            "--arch-column",
+            "arch",
+            "--metric-column",
+            "val_acc",
+            "--strategies",
+            "random,evolution,rl",
+            "--seeds",
+            "2",
+            "--budget",
+            "30",
+            "--output",
+            out_file,
+            "--plot",
+            plot_file,
+        ],
         capsys,
     )
     assert code == 0, err
@@ -154,8 +170,18 @@ def test_benchmark_command_writes_curves_and_plot(table_files, tmp_path, capsys)
 
 def test_no_dedupe_spends_queries_on_repeats(table_files, tmp_path, capsys):
     code, out, _ = run_cli(
-        ["benchmark", "--table", table_files / "synth.parquet", "--strategies", "evolution", "--seeds", "1",
-         "--budget", "150", "--no-dedupe"],
+        [
+            "benchmark",
+            "--table",
+            table_files / "synth.parquet",
+            "--strategies",
+            "evolution",
+            "--seeds",
+            "1",
+            "--budget",
+            "150",
+            "--no-dedupe",
+        ],
         capsys,
     )
     assert code == 0 and "dedupe off" in out
@@ -174,7 +200,10 @@ def bad_csv(tmp_path, rows, bad_row: int, text: str):
     [
         (["--metric-column", "acc"], "has no column 'acc' (--metric-column); its columns are arch, val_acc"),
         (["--arch-column", "cell"], "has no column 'cell' (--arch-column)"),
-        (["--strategies", "random,bayes"], "--strategies: unknown strategy 'bayes'; choose from evolution, random, rl"),
+        (
+            ["--strategies", "random,bayes"],
+            "--strategies: unknown strategy 'bayes'; choose from evolution, random, rl",
+        ),
         (["--seeds", "0"], "--seeds must be at least 1, got 0"),
         (["--output", "x.csv"], "--output 'x.csv' must end in .parquet"),
         (["--space", "darts"], "--space: unknown search space 'darts'"),
@@ -214,8 +243,13 @@ def test_exit_code_from_a_real_process(tmp_path):
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run(
         [sys.executable, "-m", "nas", "benchmark", "--table", str(tmp_path / "nope.parquet")],
-        capture_output=True, text=True, cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        check=False,
     )
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [f"error: table file {tmp_path / 'nope.parquet'} does not exist; "
-                                                "pass --table with a .csv or .parquet file"]
+    missing = tmp_path / "nope.parquet"
+    expected = f"error: table file {missing} does not exist; pass --table with a .csv or .parquet file"
+    assert done.stderr.strip().splitlines() == [expected]

@@ -77,7 +77,10 @@ def test_same_seed_same_proposals(name, space_name):
 @ALL
 @BOTH
 def test_result_order_does_not_change_proposals(name, space_name):
-    runs = {order: drive(make(name, space_name, concurrency=4), 45, order) for order in ("fifo", "lifo", "shuffle")}
+    runs = {
+        order: drive(make(name, space_name, concurrency=4), 45, order)
+        for order in ("fifo", "lifo", "shuffle")
+    }
     archs = {order: [p.arch for p in run] for order, run in runs.items()}
     assert archs["fifo"] == archs["lifo"] == archs["shuffle"]
 
@@ -141,7 +144,8 @@ def test_tell_errors(name):
         s.tell(1, 0.5)
     with pytest.raises(T.ResultError, match="is nan; report a failed trial with tell_failure"):
         s.tell(p.id, float("nan"))
-    s.tell_failure(p.id, "diverged")
+    s.tell_failure(np.int64(p.id), "diverged")  # ids from numpy arrays are fine, and state stays JSON
+    json.dumps(s.state_dict())
     with pytest.raises(T.ResultError, match="proposal 0 already has a result"):
         s.tell(p.id, 0.5)
     with pytest.raises(T.ResultError, match="already has a result"):
@@ -222,7 +226,8 @@ def test_evolution_tournament_and_aging():
     assert len(s.population) == 3
     # A tournament of 2 among 3 never picks the worst (0.1); the child is one edge away from its parent.
     distance = {
-        r: sum(a != b for a, b in zip(space.encode(child.arch), space.encode(arch))) for arch, r in s.population
+        r: sum(a != b for a, b in zip(space.encode(child.arch), space.encode(arch)))
+        for arch, r in s.population
     }
     assert 1 in (distance[0.9], distance[0.5])
     s.tell(child.id, 0.2)
@@ -233,16 +238,22 @@ def test_evolution_tournament_and_aging():
 
 def test_evolution_options_are_checked():
     space = S.make_space("nb201")
-    with pytest.raises(T.StrategyError, match=r"sample_size must be an integer in \[1, population=4\], got 5"):
+    with pytest.raises(
+        T.StrategyError, match=r"sample_size must be an integer in \[1, population=4\], got 5"
+    ):
         T.make_strategy("evolution", space, seed=0, population=4, sample_size=5)
-    with pytest.raises(T.StrategyError, match="evolution: unknown option tournament; options: population, sample_size"):
+    with pytest.raises(
+        T.StrategyError, match="evolution: unknown option tournament; options: population, sample_size"
+    ):
         T.make_strategy("evolution", space, seed=0, tournament=3)
     with pytest.raises(T.StrategyError, match="random: takes no options"):
         T.make_strategy("random", space, seed=0, population=3)
 
 
 def test_registry():
-    with pytest.raises(T.UnknownStrategyError, match="unknown strategy 'bayes'; choose one of evolution, random, rl"):
+    with pytest.raises(
+        T.UnknownStrategyError, match="unknown strategy 'bayes'; choose one of evolution, random, rl"
+    ):
         T.make_strategy("bayes", S.make_space("nb201"), seed=0)
     assert issubclass(T.UnknownStrategyError, ValueError)
     with pytest.raises(ValueError, match="already registered"):
@@ -265,8 +276,12 @@ def check_controller(space):
     cell = torch.nn.LSTMCell(16, 16)
     lstm = controller.lstm
     cell.load_state_dict(
-        {"weight_ih": lstm.weight_ih_l0, "weight_hh": lstm.weight_hh_l0, "bias_ih": lstm.bias_ih_l0,
-         "bias_hh": lstm.bias_hh_l0}
+        {
+            "weight_ih": lstm.weight_ih_l0,
+            "weight_hh": lstm.weight_hh_l0,
+            "bias_ih": lstm.bias_ih_l0,
+            "bias_hh": lstm.bias_hh_l0,
+        }
     )
     x, state = torch.randn(4, 16), (torch.randn(4, 16), torch.randn(4, 16))
     x_gates = controller._input_gates(x)
@@ -285,7 +300,9 @@ def check_controller(space):
     with torch.no_grad():
         for t, size in enumerate(space.decisions()):
             h = cell(x) if h is None else cell(x, h)
-            logits = controller._bound(h[0] @ controller.head_weight[t, :size].T + controller.head_bias[t, :size])
+            logits = controller._bound(
+                h[0] @ controller.head_weight[t, :size].T + controller.head_bias[t, :size]
+            )
             expected += torch.log_softmax(logits, -1).gather(1, choices[:, t : t + 1]).squeeze(1)
             x = controller.embedding[t][choices[:, t]]
     torch.testing.assert_close(log_prob, expected, rtol=1e-5, atol=1e-5)
@@ -303,7 +320,8 @@ def test_rl_learns_a_simple_preference():
         share.append(choices.count(0) / len(choices))
         s.tell(p.id, share[-1])
     assert s.updates == 29  # the 300th result is consumed when proposal 300 is asked for
-    assert np.mean(share[:50]) < 0.3 < 0.6 < np.mean(share[-50:])
+    assert np.mean(share[:50]) < 0.3
+    assert np.mean(share[-50:]) > 0.6
 
 
 def test_rl_options_are_checked():
