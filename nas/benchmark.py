@@ -1,0 +1,372 @@
+"""Strategies compared on a tabular benchmark: every proposal is answered by a table lookup, in-process.
+
+A *query* is one lookup for a new proposal. Candidates answered from a strategy's dedupe cache never reach the
+table and are not queries, so with dedupe on, a budget of 200 queries means 200 distinct architectures.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import strategies
+from nas.errors import UserError
+from search_spaces.base import Architecture, ArchitectureError, SearchSpace
+
+CHECKPOINTS = (25, 50, 100, 200)  # queries at which the summary reports the best metric so far
+TOP_FRACTION = 0.001  # "the table's top 0.1%": the ceil(0.1% of rows) best rows
+
+
+@dataclass(frozen=True)
+class Table:
+    path: str
+    metric_column: str
+    metrics: dict[Architecture, float]  # exact architecture -> metric
+
+    @property
+    def top_count(self) -> int:
+        return max(1, math.ceil(TOP_FRACTION * len(self.metrics)))
+
+    @property
+    def top_threshold(self) -> float:
+        """A metric at least this high is in the table's top 0.1%."""
+        return sorted(self.metrics.values(), reverse=True)[self.top_count - 1]
+
+    def lookup(self, arch: Architecture) -> float:
+        try:
+            return self.metrics[arch]
+        except KeyError:
+            raise UserError(
+                f"table {self.path} has no row for architecture {arch}; a tabular benchmark must list every "
+                "architecture the space can propose"
+            ) from None
+
+
+def load_table(path: str | os.PathLike, space: SearchSpace, arch_column: str, metric_column: str) -> Table:
+    """Read a CSV or Parquet table mapping architecture strings (parsed by `space.parse`) to a metric."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"table file {path} does not exist; pass --table with a .csv or .parquet file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            # Arch strings must stay strings whatever they look like.
+            data = pa_csv.read_csv(
+                path, convert_options=pa_csv.ConvertOptions(column_types={arch_column: pa.string()})
+            )
+        elif suffix in (".parquet", ".pq"):
+            data = pq.read_table(path)
+        else:
+            raise UserError(f"table file {path} must end in .csv or .parquet, not {suffix or 'nothing'}")
+    except (pa.ArrowException, OSError) as e:
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"table file {path} cannot be read as {suffix[1:]}: {message}") from None
+    for role, column in (("--arch-column", arch_column), ("--metric-column", metric_column)):
+        if column not in data.column_names:
+            raise UserError(
+                f"table {path} has no column {column!r} ({role}); "
+                f"its columns are {', '.join(data.column_names)}"
+            )
+    if data.num_rows == 0:
+        raise UserError(f"table {path} has no rows")
+    metrics: dict[Architecture, float] = {}
+    first_row: dict[Architecture, int] = {}
+    texts = data.column(arch_column).to_pylist()
+    values = data.column(metric_column).to_pylist()
+    for row, (text, value) in enumerate(zip(texts, values), start=1):
+        where = f"table {path} row {row} (1 = first data row)"
+        if not isinstance(text, str):
+            raise UserError(f"{where}: column {arch_column!r} is empty or not text")
+        try:
+            arch = space.parse(text)
+            space.validate(arch)
+        except ArchitectureError as e:
+            raise UserError(f"{where}: {arch_column!r} is not a {space.name} architecture: {e}") from None
+        try:
+            metric = float(value)
+        except (TypeError, ValueError):
+            metric = math.nan
+        if not math.isfinite(metric):
+            raise UserError(f"{where}: {metric_column!r} must be a finite number, got {value!r}")
+        if arch in metrics:
+            raise UserError(f"{where}: architecture {text} already appears in row {first_row[arch]}")
+        metrics[arch] = metric
+        first_row[arch] = row
+    return Table(os.fspath(path), metric_column, metrics)
+
+
+@dataclass(frozen=True)
+class BenchmarkResult:
+    budget: int
+    seeds: tuple[int, ...]
+    metrics: dict[str, np.ndarray]  # strategy -> (seeds, budget): the metric of each query, in query order
+    cache_hits: dict[str, int]  # strategy -> dedupe answers over all seeds (not queries)
+
+    def best_so_far(self, strategy: str) -> np.ndarray:
+        return np.maximum.accumulate(self.metrics[strategy], axis=1)
+
+    def queries_to_reach(self, strategy: str, threshold: float) -> np.ndarray:
+        """Per seed, the first query (1-based) whose metric is >= threshold; inf where none is."""
+        hit = self.metrics[strategy] >= threshold
+        return np.where(hit.any(axis=1), hit.argmax(axis=1) + 1.0, np.inf)
+
+
+def run_one(name: str, space: SearchSpace, table: Table, *, seed: int, budget: int, dedupe: bool = True):
+    """The metrics of the first `budget` queries of one strategy on one seed, and its dedupe cache hits."""
+    strategy = strategies.make_strategy(name, space, seed=seed, dedupe=dedupe)
+    out = np.empty(budget)
+    for q in range(budget):
+        try:
+            proposal = strategy.ask()
+        except strategies.SpaceExhaustedError as e:
+            raise UserError(f"{name}, seed {seed}, after {q} queries: {e}; lower --budget") from None
+        out[q] = table.lookup(proposal.arch)
+        strategy.tell(proposal.id, out[q])
+    return out, strategy.cache_hits
+
+
+_WORKER_CONTEXT: tuple[SearchSpace, Table, int, bool] | None = None
+
+
+def _init_worker(context: tuple[SearchSpace, Table, int, bool]) -> None:
+    global _WORKER_CONTEXT
+    _WORKER_CONTEXT = context
+
+
+def _run_job(job: tuple[str, int]):
+    space, table, budget, dedupe = _WORKER_CONTEXT
+    name, seed = job
+    return run_one(name, space, table, seed=seed, budget=budget, dedupe=dedupe)
+
+
+def run_benchmark(
+    space: SearchSpace,
+    table: Table,
+    names: Sequence[str],
+    *,
+    seeds: int,
+    budget: int,
+    dedupe: bool = True,
+    workers: int = 1,
+) -> BenchmarkResult:
+    """Each strategy on seeds 0..seeds-1, `budget` queries each, one query at a time (concurrency 1).
+
+    Runs are independent, so `workers` > 1 spreads them over processes with identical results. Workers are
+    forked: they inherit the imported modules and the table instead of loading them again (seconds each).
+    """
+    jobs = [(name, seed) for name in names for seed in range(seeds)]
+    context = (space, table, budget, dedupe)
+    if workers > 1 and len(jobs) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(
+            min(workers, len(jobs)),
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_init_worker,
+            initargs=(context,),
+        ) as pool:
+            outcomes = list(pool.map(_run_job, jobs, chunksize=max(1, len(jobs) // (8 * workers))))
+    else:
+        _init_worker(context)
+        outcomes = [_run_job(job) for job in jobs]
+    metrics, hits = {}, {}
+    for name in names:
+        mine = [outcome for (job_name, _), outcome in zip(jobs, outcomes) if job_name == name]
+        metrics[name] = np.stack([values for values, _ in mine])
+        hits[name] = sum(cache_hits for _, cache_hits in mine)
+    return BenchmarkResult(budget, tuple(range(seeds)), metrics, hits)
+
+
+@dataclass(frozen=True)
+class Summary:
+    strategy: str
+    best_at: dict[int, tuple[float, float]]  # checkpoint -> (mean, std over seeds) of the best metric so far
+    median_to_top: float  # median over seeds of queries to the top 0.1%; inf when most seeds never got there
+    never_reached: int  # seeds that did not reach the top 0.1% within the budget
+
+
+def checkpoints_for(budget: int) -> list[int]:
+    return [q for q in CHECKPOINTS if q <= budget]
+
+
+def summarize(result: BenchmarkResult, table: Table) -> list[Summary]:
+    rows = []
+    for name in result.metrics:
+        best = result.best_so_far(name)
+        to_top = result.queries_to_reach(name, table.top_threshold)
+        rows.append(
+            Summary(
+                name,
+                {
+                    q: (float(best[:, q - 1].mean()), float(best[:, q - 1].std()))
+                    for q in checkpoints_for(result.budget)
+                },
+                float(np.median(to_top)),
+                int(np.isinf(to_top).sum()),
+            )
+        )
+    return rows
+
+
+def write_curves(result: BenchmarkResult, path: str | os.PathLike) -> None:
+    """Long form, one row per strategy, seed and query:
+    strategy, seed, query (1-based), metric, best_so_far."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from nas.atomic import atomic_path
+
+    columns: dict[str, list] = {"strategy": [], "seed": [], "query": [], "metric": [], "best_so_far": []}
+    queries = np.arange(1, result.budget + 1)
+    for name, values in result.metrics.items():
+        best = result.best_so_far(name)
+        for i, seed in enumerate(result.seeds):
+            columns["strategy"] += [name] * result.budget
+            columns["seed"] += [seed] * result.budget
+            columns["query"] += queries.tolist()
+            columns["metric"] += values[i].tolist()
+            columns["best_so_far"] += best[i].tolist()
+    schema = pa.schema(
+        [
+            ("strategy", pa.string()),
+            ("seed", pa.int64()),
+            ("query", pa.int64()),
+            ("metric", pa.float64()),
+            ("best_so_far", pa.float64()),
+        ]
+    )
+    with atomic_path(path) as tmp:
+        pq.write_table(pa.table(columns, schema=schema), tmp)
+
+
+def plot_best_so_far(result: BenchmarkResult, table: Table, path: str | os.PathLike, *, unit: str) -> None:
+    from nas.plots import plot_curves
+
+    x = np.arange(1, result.budget + 1)
+    curves = {
+        name: (x, result.best_so_far(name).mean(0), result.best_so_far(name).std(0))
+        for name in result.metrics
+    }
+    unit_text = f" ({unit})" if unit else ""
+    plot_curves(
+        curves,
+        path,
+        xlabel="queries (table lookups of new architectures)",
+        ylabel=f"best {table.metric_column} so far{unit_text}",
+        title=f"mean ± std over {len(result.seeds)} seeds: {Path(table.path).name}",
+    )
+
+
+def _format_queries(value: float, budget: int) -> str:
+    return f"> {budget}" if math.isinf(value) else f"{value:g}"
+
+
+def render_summary(
+    rows: list[Summary], result: BenchmarkResult, table: Table, *, dedupe: bool, wall_s: float, workers: int
+):
+    """A rich table of the summary, with a caption carrying what the numbers rest on."""
+    from rich.table import Table as RichTable
+
+    checkpoints = checkpoints_for(result.budget)
+    out = RichTable(
+        title=f"{Path(table.path).name}: {len(table.metrics):,} rows, top 0.1% = {table.top_count} rows "
+        f"with {table.metric_column} >= {table.top_threshold:g}",
+        caption=f"mean ± std over {len(result.seeds)} seeds (0..{len(result.seeds) - 1}), "
+        f"budget {result.budget} "
+        f"queries, dedupe {'on' if dedupe else 'off'}; {wall_s:.1f} s on {workers} process(es)",
+    )
+    out.add_column("strategy")
+    for q in checkpoints:
+        out.add_column(f"best @{q}", justify="right")
+    out.add_column("median queries to top 0.1%", justify="right")
+    out.add_column("never reached", justify="right")
+    out.add_column("cache answers", justify="right")
+    for row in rows:
+        out.add_row(
+            row.strategy,
+            *(f"{row.best_at[q][0]:.3f} ± {row.best_at[q][1]:.3f}" for q in checkpoints),
+            _format_queries(row.median_to_top, result.budget),
+            f"{row.never_reached}/{len(result.seeds)}",
+            str(result.cache_hits[row.strategy]),
+        )
+    return out
+
+
+def benchmark_command(
+    *,
+    table: str,
+    space: str,
+    arch_column: str,
+    metric_column: str,
+    metric_unit: str,
+    strategies: str,
+    seeds: int,
+    budget: int,
+    dedupe: bool,
+    output: str | None,
+    plot: str | None,
+    workers: int = 1,
+) -> BenchmarkResult:
+    """`nas benchmark`: check every option, load the table, run, print, then write the files."""
+    import time
+
+    from rich.console import Console
+
+    import search_spaces
+    import strategies as strategy_registry
+
+    names = [n.strip() for n in strategies.split(",") if n.strip()]
+    unknown = [n for n in names if n not in strategy_registry.STRATEGIES]
+    if not names or unknown:
+        raise UserError(
+            f"--strategies: unknown strategy {', '.join(map(repr, unknown)) or '(none given)'}; "
+            f"choose from {', '.join(sorted(strategy_registry.STRATEGIES))}"
+        )
+    if len(set(names)) != len(names):
+        raise UserError(f"--strategies lists a strategy twice: {strategies}")
+    if seeds < 1:
+        raise UserError(f"--seeds must be at least 1, got {seeds}")
+    if budget < 1:
+        raise UserError(f"--budget must be at least 1, got {budget}")
+    if workers < 1:
+        raise UserError(f"--workers must be at least 1, got {workers}")
+    if output is not None and not output.lower().endswith(".parquet"):
+        raise UserError(f"--output {output!r} must end in .parquet")
+    if plot is not None and not plot.lower().endswith((".png", ".svg")):
+        raise UserError(f"--plot {plot!r} must end in .png or .svg")
+    try:
+        search_space = search_spaces.make_space(space)
+    except search_spaces.UnknownSpaceError as e:
+        raise UserError(f"--space: {e}") from None
+    loaded = load_table(table, search_space, arch_column, metric_column)
+
+    start = time.perf_counter()
+    result = run_benchmark(
+        search_space, loaded, names, seeds=seeds, budget=budget, dedupe=dedupe, workers=workers
+    )
+    wall_s = time.perf_counter() - start
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)  # piped to a file or a log: do not wrap the table to 80 columns
+    console.print(
+        render_summary(
+            summarize(result, loaded), result, loaded, dedupe=dedupe, wall_s=wall_s, workers=workers
+        )
+    )
+    if output:
+        write_curves(result, output)
+        print(f"wrote {output}")
+    if plot:
+        plot_best_so_far(result, loaded, plot, unit=metric_unit)
+        print(f"wrote {plot}")
+    return result

@@ -1,0 +1,286 @@
+"""The ask/tell protocol every strategy follows, and the bookkeeping they share.
+
+A strategy hands out `Proposal`s numbered 0, 1, 2, ... and learns from results that may come back in any
+order, from many trials running at once. Two rules make a search reproducible and resumable regardless of
+that order:
+
+* **Determinism window.** Proposal k is made from exactly the results of proposals j <= k - concurrency,
+  applied in proposal order. If one of those is still missing, `ask()` returns None. So the same seed gives
+  the same proposals whatever order parallel results arrive in; with concurrency 1 every proposal sees every
+  earlier result.
+* **Everything is state.** `state_dict()` is plain JSON data (the RNG, the proposals, the results, the
+  subclass's learned state); `load_state_dict` on a fresh object with the same arguments continues exactly.
+
+Dedupe (on by default): a candidate whose canonical hash is already proposed is never proposed again. If that
+earlier proposal's result is visible in the window, the strategy consumes the cached result as if it had just
+evaluated the candidate (evolution ages its population, the controller learns from it) and draws again; if it
+is still in flight, it simply draws again. After `max_retries` draws in a row that are all duplicates, `ask()`
+raises `SpaceExhaustedError` and keeps raising it: the search is over, nothing duplicate is ever proposed.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+import search_spaces
+from search_spaces.base import Architecture, SearchSpace
+
+STATE_FORMAT = 1
+DEFAULT_MAX_RETRIES = 1000  # duplicate draws in a row before ask() declares the space exhausted
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def arch_hash(arch: Architecture) -> str:
+    """`canonical_hash`, remembered: architectures are immutable values, and a tabular benchmark hashes the
+    same few thousand cells over and over (NB201's networkx pruning is most of a random search's time
+    otherwise)."""
+    return search_spaces.canonical_hash(arch)
+
+
+class StrategyError(ValueError):
+    """A misuse of a strategy: bad option, unknown proposal id, mismatched saved state."""
+
+
+class UnknownStrategyError(StrategyError):
+    pass
+
+
+class ResultError(StrategyError):
+    """A result for a proposal that does not exist, was already told, or carries a non-finite reward."""
+
+
+class StateError(StrategyError):
+    """A state_dict that does not belong to this strategy as constructed."""
+
+
+class SpaceExhaustedError(StrategyError):
+    """Dedupe found no architecture that was not proposed before within the retry bound."""
+
+
+@dataclass(frozen=True)
+class Proposal:
+    id: int  # 0, 1, 2, ... in the order proposals were asked for
+    arch: Architecture
+
+
+@dataclass(frozen=True)
+class Result:
+    reward: float | None  # None: the trial failed
+    error: str | None = None
+
+
+class Strategy:
+    """Base class: subclasses implement `_candidate()` (draw one architecture from the current state) and
+    `_observe(arch, reward)` (learn from one result; reward None means the trial failed), and keep any learned
+    state in `_extra_state()` / `_load_extra_state()` as plain data."""
+
+    name: ClassVar[str]
+    config_class: ClassVar[type | None] = None  # a frozen dataclass of the strategy's own options
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        seed: int,
+        concurrency: int = 1,
+        dedupe: bool = True,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        **options: Any,
+    ) -> None:
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+            raise StrategyError(f"{self.name}: seed must be an integer, got {seed!r}")
+        if not isinstance(concurrency, int) or concurrency < 1:
+            raise StrategyError(f"{self.name}: concurrency must be an integer >= 1, got {concurrency!r}")
+        if not isinstance(max_retries, int) or max_retries < 1:
+            raise StrategyError(f"{self.name}: max_retries must be an integer >= 1, got {max_retries!r}")
+        self.space = space
+        self.seed = int(seed)
+        self.concurrency = concurrency
+        self.dedupe = bool(dedupe)
+        self.max_retries = max_retries
+        self.config = self._make_config(options)
+        self.rng = np.random.default_rng(self.seed)
+        self._archs: list[Architecture] = []
+        self._hashes: list[str] = []
+        self._results: dict[int, Result] = {}
+        self._applied = 0  # results of proposals 0.._applied-1 have been consumed, in order
+        self._proposed: set[str] = set()
+        self._cache: dict[str, float | None] = {}  # hash -> reward of consumed results: the visible window
+        self._cache_hits = 0
+        self._exhausted: str | None = None
+
+    # -- options --
+
+    def _make_config(self, options: dict[str, Any]):
+        if self.config_class is None:
+            if options:
+                raise StrategyError(f"{self.name}: takes no options, got {', '.join(sorted(options))}")
+            return None
+        known = self.config_class.__dataclass_fields__
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise StrategyError(
+                f"{self.name}: unknown option {', '.join(unknown)}; options: {', '.join(known)}"
+            )
+        return self.config_class(**options)
+
+    def options(self) -> dict[str, Any]:
+        """The strategy's own options, resolved (defaults filled in)."""
+        return {} if self.config is None else dict(vars(self.config))
+
+    # -- the protocol --
+
+    def ask(self) -> Proposal | None:
+        if self._exhausted:
+            raise SpaceExhaustedError(self._exhausted)
+        k = len(self._archs)
+        while self._applied <= k - self.concurrency:
+            result = self._results.get(self._applied)
+            if result is None:
+                return None
+            self._consume(self._applied, result)
+            self._applied += 1
+        arch = self._fresh_candidate()
+        h = self._hash(arch)
+        self._archs.append(arch)
+        self._hashes.append(h)
+        self._proposed.add(h)
+        return Proposal(k, arch)
+
+    def tell(self, proposal_id: int, reward: float) -> None:
+        proposal_id = self._check_open(proposal_id)
+        try:
+            reward = float(reward)
+        except (TypeError, ValueError):
+            raise ResultError(f"reward for proposal {proposal_id} must be a number, got {reward!r}") from None
+        if not math.isfinite(reward):
+            raise ResultError(
+                f"reward for proposal {proposal_id} is {reward}; report a failed trial with tell_failure"
+            )
+        self._results[proposal_id] = Result(reward)
+
+    def tell_failure(self, proposal_id: int, error: str) -> None:
+        proposal_id = self._check_open(proposal_id)
+        self._results[proposal_id] = Result(None, str(error))
+
+    def pending(self) -> list[Proposal]:
+        return [Proposal(i, a) for i, a in enumerate(self._archs) if i not in self._results]
+
+    @property
+    def num_proposed(self) -> int:
+        return len(self._archs)
+
+    @property
+    def cache_hits(self) -> int:
+        """How many drawn candidates were answered from the dedupe cache instead of being proposed."""
+        return self._cache_hits
+
+    # -- internals --
+
+    def _check_open(self, proposal_id: int) -> int:
+        if not isinstance(proposal_id, (int, np.integer)) or not 0 <= proposal_id < len(self._archs):
+            asked = f"0..{len(self._archs) - 1}" if self._archs else "none"
+            raise ResultError(f"unknown proposal id {proposal_id!r}; proposals asked so far: {asked}")
+        if proposal_id in self._results:
+            raise ResultError(f"proposal {proposal_id} already has a result; each proposal is told once")
+        return int(proposal_id)  # numpy integers would not survive json.dumps in state_dict
+
+    def _hash(self, arch: Architecture) -> str:
+        return arch_hash(arch)
+
+    def _consume(self, proposal_id: int, result: Result) -> None:
+        self._cache.setdefault(self._hashes[proposal_id], result.reward)
+        self._observe(self._archs[proposal_id], result.reward)
+
+    def _fresh_candidate(self) -> Architecture:
+        if not self.dedupe:
+            return self._candidate()
+        for _ in range(self.max_retries):
+            arch = self._candidate()
+            h = self._hash(arch)
+            if h not in self._proposed:
+                return arch
+            if h in self._cache:
+                self._cache_hits += 1
+                self._observe(arch, self._cache[h])
+        self._exhausted = (
+            f"{self.name}: {self.max_retries} draws in a row were all architectures proposed before "
+            f"({len(self._proposed)} distinct so far): the space looks exhausted; raise max_retries or "
+            "turn dedupe off to allow repeats"
+        )
+        raise SpaceExhaustedError(self._exhausted)
+
+    def _candidate(self) -> Architecture:
+        raise NotImplementedError
+
+    def _observe(self, arch: Architecture, reward: float | None) -> None:
+        raise NotImplementedError
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def _load_extra_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    # -- save / restore --
+
+    def _identity(self) -> dict[str, Any]:
+        return {
+            "strategy": self.name,
+            "space": self.space.name,
+            "space_options": self.space.options(),
+            "seed": self.seed,
+            "concurrency": self.concurrency,
+            "dedupe": self.dedupe,
+            "max_retries": self.max_retries,
+            "options": self.options(),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "format": STATE_FORMAT,
+            **self._identity(),
+            "proposals": [a.to_dict() for a in self._archs],
+            "results": [[i, r.reward, r.error] for i, r in sorted(self._results.items())],
+            "applied": self._applied,
+            "cache_hits": self._cache_hits,
+            "exhausted": self._exhausted,
+            "rng": self.rng.bit_generator.state,
+            "extra": self._extra_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a fresh strategy (nothing asked yet) built with the same arguments as the saved one."""
+        if self._archs:
+            raise StateError(f"{self.name}: load_state_dict needs a fresh strategy; this one has proposals")
+        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+            raise StateError(f"{self.name}: not a strategy state of format {STATE_FORMAT}")
+        mine = self._identity()
+        # JSON turns tuples into lists; compare through the same round trip.
+        mismatched = [k for k in mine if json.loads(json.dumps(mine[k])) != state.get(k)]
+        if mismatched:
+            k = mismatched[0]
+            raise StateError(
+                f"saved strategy state has {k}={state.get(k)!r} but this strategy was made with {mine[k]!r}; "
+                "make it with the saved arguments"
+            )
+        for data in state["proposals"]:
+            arch = self.space.from_dict(data)
+            h = self._hash(arch)
+            self._archs.append(arch)
+            self._hashes.append(h)
+            self._proposed.add(h)
+        self._results = {int(i): Result(None if r is None else float(r), e) for i, r, e in state["results"]}
+        self._applied = int(state["applied"])
+        for j in range(self._applied):
+            self._cache.setdefault(self._hashes[j], self._results[j].reward)
+        self._cache_hits = int(state["cache_hits"])
+        self._exhausted = state["exhausted"]
+        self.rng.bit_generator.state = state["rng"]
+        self._load_extra_state(state["extra"])
