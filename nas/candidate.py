@@ -19,6 +19,7 @@ class CandidateRequest:
     data: str | None = None
     seed: int = 0  # this candidate's training seed
     split_seed: int = 0  # the run's seed: every candidate is validated on the same held-out images
+    val_size: int = 5000
 
     @property
     def epochs(self) -> int:

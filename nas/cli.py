@@ -77,6 +77,9 @@ def search(
     preset: Annotated[Optional[str], typer.Option(help="Training preset per candidate: smoke, proxy or final. [default: proxy]")] = None,
     data: Annotated[Optional[str], typer.Option(help="CIFAR-10 folder (parquet, cifar-10-batches-py or image folders).", envvar="NAS_DATA")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the strategy and of candidate training. [default: 0]")] = None,
+    val_size: Annotated[
+        Optional[int], typer.Option(help="Training images held out to rank candidates. [default: 5000]")
+    ] = None,
     no_dedupe: Annotated[bool, typer.Option("--no-dedupe", help="Evaluate architectures seen before again.")] = False,
     results_dir: ResultsDir = None,
     config: Annotated[Optional[Path], typer.Option(help="TOML file with any of these settings; flags override it.")] = None,
@@ -93,7 +96,7 @@ def search(
     flags = {
         "strategy": strategy, "space": space, "trials": trials, "time_budget_s": time_budget, "name": name,
         "gpus_per_trial": gpus_per_trial, "cpus_per_trial": cpus_per_trial, "concurrency": concurrency,
-        "scheduler": scheduler, "preset": preset, "data": data, "seed": seed, "address": address,
+        "scheduler": scheduler, "preset": preset, "data": data, "seed": seed, "address": address, "val_size": val_size,
         "dedupe": False if no_dedupe else None,
     }
     given = {k: v for k, v in flags.items() if v is not None}

@@ -31,6 +31,7 @@ class SearchConfig:
     cpus_per_trial: float = 1.0
     scheduler: str = "none"  # "asha": stop weak candidates early (Li et al. 2020)
     data: str | None = None  # CIFAR-10 location (see nas.data); None: torchvision's download cache
+    val_size: int = 5000  # training images held out to rank candidates (stratified, the same for all)
     seed: int = 0
     dedupe: bool = True  # answer already-evaluated architectures from a cache
     address: str | None = None  # Ray cluster address; None: start a local Ray
@@ -99,6 +100,8 @@ def make_config(values: dict[str, Any]) -> SearchConfig:
         fail("cpus_per_trial", f"{config.cpus_per_trial} must be positive")
     if config.scheduler not in SCHEDULERS:
         fail("scheduler", f"unknown scheduler {config.scheduler!r}; choose one of {', '.join(SCHEDULERS)}")
+    if config.val_size < 10:
+        fail("val_size", f"{config.val_size} is too small to rank candidates; hold out at least 10 images")
     if config.data is not None and not Path(config.data).exists():
         fail("data", f"{config.data} does not exist; pass --data PATH to a CIFAR-10 folder")
     return config

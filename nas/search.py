@@ -249,16 +249,24 @@ def run_search(
     on_result: Callable[[dict[str, Any]], None] | None = None,
 ) -> SearchOutcome:
     """Start a new run from `config`, or continue the run named `resume` (with `overrides` of its budget)."""
-    if evaluator is None:
-        from nas.evaluate import evaluate_candidate as evaluator
 
     if resume is not None:
         run, config, state, rows = load_run(resume, results_dir)
         if overrides:
-            config = replace(config, **overrides)
+            from nas.config import make_config
+
+            config = make_config({**config.to_dict(), **overrides})
+    assert config is not None
+    if evaluator is None:
+        from nas.data import load_splits
+        from nas.evaluate import evaluate_candidate as evaluator
+
+        # Read the data once, before anything is written: a missing or corrupt dataset is one clear error, and
+        # the decoded cache this leaves makes every worker's load quick.
+        load_splits(config.data, seed=config.seed, val_size=config.val_size)
+    if resume is not None:
         atomic.write_json(run.config_path, config.to_dict())
     else:
-        assert config is not None
         run = create_run(config, results_dir)
         state, rows = RunState(strategy={}), []
 
@@ -297,7 +305,7 @@ def run_search(
     listeners = [display.on_result] + ([on_result] if on_result else [])
 
     def record(proposal, result, status) -> None:
-        row = base_row(proposal, config)
+        row = {**base_row(proposal, config), "error": None}
         if status == "stopped":
             curve = [float(a) for a in result["val_curve"]]
             row.update(status="stopped", val_curve=curve, val_accuracy=curve[-1] if curve else None)

@@ -48,7 +48,8 @@ class EarlyStopping(ASHAScheduler):
 
     def __init__(self, epochs: int) -> None:
         # Grace period 1 epoch and reduction factor 3, ASHA's defaults in Tune; one bracket (plain ASHA).
-        super().__init__(time_attr="epoch", max_t=max(epochs, 1), grace_period=1, reduction_factor=3,
+        super().__init__(time_attr="epoch", metric=METRIC, mode="max", max_t=max(epochs, 1), grace_period=1,
+                         reduction_factor=3,
                          stop_last_trials=False)
         self.epochs = epochs
         self.stopped: set[str] = set()
@@ -136,6 +137,9 @@ class StrategySearcher(Searcher):
         if result and result.get("final"):
             self.record(proposal, result, None)
         elif self.scheduler is not None and trial_id in self.scheduler.stopped:
+            # The report that made ASHA stop the trial reaches only this call, not on_trial_result.
+            if result and result.get("epoch", 0) > len(curve):
+                curve.append(float(result[METRIC]))
             self.record(proposal, {"val_curve": curve}, "stopped")
         elif error:
             self.record(proposal, None, "failed")
@@ -163,4 +167,5 @@ def candidate_request(proposal, config) -> CandidateRequest:
         data=config.data,
         seed=config.seed * 1_000_003 + proposal.id,  # distinct per candidate, the same when it is trained again
         split_seed=config.seed,
+        val_size=config.val_size,
     )
