@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
+METRIC = "val_accuracy"  # what candidates are ranked by, in [0, 1]
 EpochReport = Callable[[int, float], None]  # (epoch counted from 1, validation accuracy in [0, 1])
 
 

@@ -102,6 +102,9 @@ def make_config(values: dict[str, Any]) -> SearchConfig:
         fail("scheduler", f"unknown scheduler {config.scheduler!r}; choose one of {', '.join(SCHEDULERS)}")
     if config.val_size < 10:
         fail("val_size", f"{config.val_size} is too small to rank candidates; hold out at least 10 images")
-    if config.data is not None and not Path(config.data).exists():
-        fail("data", f"{config.data} does not exist; pass --data PATH to a CIFAR-10 folder")
+    if config.data is not None:
+        if not Path(config.data).exists():
+            fail("data", f"{config.data} does not exist; pass --data PATH to a CIFAR-10 folder")
+        # Ray workers run in their own folders: they need the path as seen from anywhere.
+        config = dataclasses.replace(config, data=str(Path(config.data).absolute()))
     return config

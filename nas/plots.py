@@ -140,7 +140,8 @@ def plot_progress(runs: Sequence[RunFolder], path: str | os.PathLike, title: str
     by_count.set_xlabel("completed candidates (in order of arrival)")
     by_time.set_xlabel("wall time since the first result (minutes)")
     by_size.set_xlabel("parameters (millions, log scale)")
-    by_size.set_xscale("log")
+    if any(t.get("params") for p in progress for t in p.completed + p.stopped):
+        by_size.set_xscale("log")  # only with something to scale: an empty log axis is an error in matplotlib
     # Plain numbers on the log axis; minor ticks labelled at 2, 3 and 5 only so they never run together.
     by_size.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
     by_size.xaxis.set_minor_formatter(FuncFormatter(

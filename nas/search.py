@@ -21,14 +21,13 @@ from typing import Any, Callable
 import search_spaces
 import strategies
 from nas import atomic
-from nas.candidate import Evaluator
+from nas.candidate import METRIC, Evaluator
 from nas.config import SearchConfig
 from nas.errors import UserError
 from nas.presets import PRESETS
 from nas.run_folder import DEFAULT_RESULTS_DIR, RunFolder, write_trials
 
 STATE_FORMAT = "nas-search-state/1"
-METRIC = "val_accuracy"
 
 
 # -- the driver side: bookkeeping of one run --
@@ -59,7 +58,7 @@ class Progress:
     failed: int = 0
     stopped: int = 0
     running: int = 0
-    cached: int = 0
+    done_before: int = 0  # finished in earlier attempts: not counted in this attempt's rate
     best: dict[str, Any] | None = None
 
     @property
@@ -71,15 +70,13 @@ class Progress:
 
     def eta_s(self) -> float | None:
         this_attempt = time.monotonic() - self.started
-        finished_now = self.done - self._done_before
+        finished_now = self.done - self.done_before
         estimates = []
         if self.total is not None and finished_now > 0:
             estimates.append(this_attempt / finished_now * max(self.total - self.done, 0))
         if self.time_budget_s is not None:
             estimates.append(max(self.time_budget_s - self.elapsed(), 0.0))
         return min(estimates) if estimates else None
-
-    _done_before: int = 0
 
     def add(self, row: dict[str, Any]) -> None:
         setattr(self, row["status"], getattr(self, row["status"]) + 1)
@@ -90,8 +87,8 @@ class Progress:
 class Recorder:
     """Keeps trials.parquet and strategy_state.json in step with the strategy, atomically."""
 
-    def __init__(self, run: RunFolder, strategy, state: RunState, rows: list[dict[str, Any]], config: SearchConfig):
-        self.run, self.strategy, self.state, self.rows, self.config = run, strategy, state, rows, config
+    def __init__(self, run: RunFolder, strategy, state: RunState, rows: list[dict[str, Any]]):
+        self.run, self.strategy, self.state, self.rows = run, strategy, state, rows
 
     def add(self, row: dict[str, Any]) -> None:
         self.rows.append(row)
@@ -282,13 +279,13 @@ def run_search(
         strategy.load_state_dict(state.strategy)
     reconcile(strategy, rows)
     state.attempts += 1
-    recorder = Recorder(run, strategy, state, rows, config)
+    recorder = Recorder(run, strategy, state, rows)
     recorder.save()
 
     progress = Progress(total=config.trials, time_budget_s=config.time_budget_s, elapsed_before=state.elapsed_s)
     for row in rows:
         progress.add(row)
-    progress._done_before = progress.done
+    progress.done_before = progress.done
     deadline = None
     if config.time_budget_s is not None:
         deadline = time.monotonic() + max(config.time_budget_s - state.elapsed_s, 0.0)
@@ -357,8 +354,10 @@ def run_search(
 
 
 def refresh_pictures(run: RunFolder) -> None:
+    """Pictures are a convenience: a failure to draw is reported, never a failure of the finished search."""
+    from nas.plots import refresh_run_pictures
+
     try:
-        from nas.plots import refresh_run_pictures
-    except ImportError:
-        return
-    refresh_run_pictures(run)
+        refresh_run_pictures(run)
+    except Exception as e:
+        logging.getLogger(__name__).warning("could not draw the pictures of %s: %s", run.path, e)

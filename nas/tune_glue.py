@@ -13,10 +13,8 @@ from ray.tune.search import Searcher
 
 import search_spaces
 import strategies
-from nas.candidate import CandidateRequest, Evaluator
+from nas.candidate import METRIC, CandidateRequest, Evaluator
 from nas.presets import PRESETS
-
-METRIC = "val_accuracy"
 
 
 def one_line(error: BaseException | str) -> str:

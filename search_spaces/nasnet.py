@@ -9,7 +9,7 @@ A network stacks normal cells with a reduction cell (stride-2 ops on the cell in
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Sequence
 
 import networkx as nx

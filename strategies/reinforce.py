@@ -26,11 +26,14 @@ the baseline and the batches in progress are part of `state_dict()` as plain lis
 
 from __future__ import annotations
 
+import base64
+
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -150,15 +153,20 @@ def single_thread() -> Iterator[None]:
 
 
 def _tensor_to_plain(t: torch.Tensor) -> dict[str, Any]:
+    # Raw little-endian bytes in base64 rather than a list of numbers: exact, and a twentieth of the time to
+    # write after every result of a search (controller and Adam moments hold ~200k floats).
+    array = t.detach().cpu().contiguous().numpy()
     return {
         "shape": list(t.shape),
         "dtype": str(t.dtype).removeprefix("torch."),
-        "data": t.flatten().tolist(),
+        "base64": base64.b64encode(array.astype(array.dtype.newbyteorder("<")).tobytes()).decode(),
     }
 
 
 def _plain_to_tensor(d: dict[str, Any]) -> torch.Tensor:
-    return torch.tensor(d["data"], dtype=getattr(torch, d["dtype"])).reshape(d["shape"])
+    little = torch.empty((), dtype=getattr(torch, d["dtype"])).numpy().dtype.newbyteorder("<")
+    values = np.frombuffer(base64.b64decode(d["base64"]), dtype=little)
+    return torch.from_numpy(values.astype(values.dtype.newbyteorder("="))).reshape(d["shape"])
 
 
 class Adam:

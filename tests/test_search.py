@@ -77,6 +77,12 @@ def test_search_trains_real_candidates_on_tiny_data(local_ray, tmp_path):
     assert (tmp_path / "real" / "progress.png").exists() and (tmp_path / "real" / "best_cell.png").exists()
 
 
+def test_relative_data_path_is_made_absolute(tmp_path, monkeypatch):
+    (tmp_path / "cifar").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert config("rel", data="cifar").data == str(tmp_path / "cifar")
+
+
 def test_missing_data_is_one_error_before_anything_is_written(tmp_path):
     with pytest.raises(UserError, match="CIFAR-10"):
         run_search(config("nodata", space="nb201", trials=2, data=str(tmp_path)), results_dir=tmp_path / "runs")
