@@ -137,6 +137,8 @@ def _print_outcome(outcome) -> None:
     state = "finished" if outcome.finished else f"stopped early; continue with `nas search --resume {outcome.run.name}`"
     typer.echo(f"{outcome.run.path}: {p.completed} completed, {p.failed} failed, {p.stopped} stopped early; "
                f"best validation accuracy {best}; {state}")
+    if not outcome.finished:
+        raise typer.Exit(130)  # interrupted (Ctrl-C): the shell's code for SIGINT, so scripts can tell
 
 
 @app.command()

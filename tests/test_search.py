@@ -168,11 +168,25 @@ def finished_log(tmp_path, name):
     return [(int(line.split()[0]), line.split()[1]) for line in lines]
 
 
-@pytest.mark.parametrize("strategy", ["random", "evolution"])
-def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path, strategy):
-    reference = start_driver(tmp_path, "reference", strategy)
-    assert reference.wait(timeout=240) == 0, reference.stderr.read()[-3000:]
-    expected = {(r["proposal"], r["arch_hash"]) for r in RunFolder(tmp_path / "reference").trials()}
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """The candidates of an uninterrupted run per strategy; computed once, the run is deterministic."""
+    done: dict[str, set] = {}
+
+    def candidates(strategy: str) -> set:
+        if strategy not in done:
+            folder = tmp_path_factory.mktemp(f"reference-{strategy}")
+            reference = start_driver(folder, "reference", strategy)
+            assert reference.wait(timeout=240) == 0, reference.stderr.read()[-3000:]
+            done[strategy] = {(r["proposal"], r["arch_hash"]) for r in RunFolder(folder / "reference").trials()}
+        return done[strategy]
+
+    return candidates
+
+
+@pytest.mark.parametrize("strategy, how", [("random", "SIGKILL"), ("evolution", "SIGKILL"), ("evolution", "SIGINT")])
+def test_kill_then_resume_matches_an_uninterrupted_run(tmp_path, strategy, how, uninterrupted):
+    expected = uninterrupted(strategy)
     assert len(expected) == 9
 
     killed = start_driver(tmp_path, "killed", strategy, seconds=0.4)
@@ -180,8 +194,11 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path, strategy):
     while len(finished_log(tmp_path, "killed")) < 3:
         assert killed.poll() is None and time.time() < deadline, "the search ended before it could be killed"
         time.sleep(0.05)
-    os.killpg(killed.pid, signal.SIGKILL)  # the driver and the Ray processes it started
-    killed.wait()
+    if how == "SIGKILL":
+        os.killpg(killed.pid, signal.SIGKILL)  # the driver and the Ray processes it started
+    else:
+        os.kill(killed.pid, signal.SIGINT)  # Ctrl-C: Tune stops the trials, the driver saves and exits
+    assert killed.wait(timeout=120) in (0, -signal.SIGKILL)
     recorded_before_kill = {r["proposal"] for r in RunFolder(tmp_path / "killed").trials()}
     assert 1 <= len(recorded_before_kill) < 9
 
