@@ -7,7 +7,6 @@ from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
-from rich.table import Table
 from rich.text import Text
 
 
@@ -27,15 +26,25 @@ class ProgressDisplay:
     def __rich__(self):
         p = self.progress
         total = f"/{p.total}" if p.total is not None else ""
-        table = Table.grid(padding=(0, 2))
-        table.add_row(
-            Text(f"{self.config.name} · {self.config.strategy} on {self.config.space}", style="bold"),
-            f"done {p.done}{total}", f"running {p.running}", f"failed {p.failed}", f"stopped early {p.stopped}",
-        )
-        best = "none yet" if p.best is None else f"{100 * p.best['val_accuracy']:.2f}% ({p.best['trial_id']}, {p.best['arch_hash']})"
-        table.add_row(f"best validation accuracy: {best}", f"elapsed {_duration(p.elapsed())}",
-                      f"remaining ~{_duration(p.eta_s())}", "", "")
-        return Group(table)
+        counts = (f"done {p.done}{total} · running {p.running} · failed {p.failed} · stopped early {p.stopped} · "
+                  f"elapsed {_duration(p.elapsed())} · remaining ~{_duration(p.eta_s())}")
+        lines = [Text(f"{self.config.name}: {self.config.strategy} on {self.config.space}", style="bold"), Text(counts)]
+        if p.best is None:
+            lines.append(Text("best validation accuracy: none yet"))
+        else:
+            lines.append(Text(f"best validation accuracy {100 * p.best['val_accuracy']:.2f}% "
+                              f"({p.best['trial_id']}, hash {p.best['arch_hash']}):", style="green"))
+            lines.append(Text(self._arch_text(p.best["arch"])))
+        return Group(*lines)
+
+    @staticmethod
+    def _arch_text(arch_json: str) -> str:
+        import search_spaces
+
+        try:
+            return str(search_spaces.arch_from_json(arch_json))
+        except search_spaces.ArchitectureError:
+            return arch_json
 
     def on_result(self, row: dict[str, Any]) -> None:
         if self.quiet:
