@@ -20,15 +20,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-import search_spaces  # noqa: E402
-from nas.data import load_splits, stratified_sample  # noqa: E402
-from nas.presets import PRESETS, Preset  # noqa: E402
-from nas.trainer import evaluate, resolve_device, train_candidate  # noqa: E402
-from search_spaces import ModelConfig  # noqa: E402
-from search_spaces.known_cells import DARTS_V2  # noqa: E402
+import search_spaces
+from nas.train.data import load_splits, stratified_sample
+from nas.train.presets import PRESETS, Preset
+from nas.train.trainer import evaluate, resolve_device, train_candidate
+from search_spaces import ModelConfig
+from search_spaces.known_cells import DARTS_V2
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument("--time-limit-s", type=float, default=600.0)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--tiny", action="store_true", help="CPU sanity sizes: C=4, 1 cell/stage, 1 epoch, 1,024 images")
+    p.add_argument(
+        "--tiny", action="store_true", help="CPU sanity sizes: C=4, 1 cell/stage, 1 epoch, 1,024 images"
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     device = resolve_device(args.device)
@@ -51,14 +53,24 @@ def main(argv: list[str] | None = None) -> None:
         model = dataclasses.replace(model, channels=4, cells_per_stage=1)
         train = dataclasses.replace(train, epochs=1, batch_size=128, train_subset=1024, test_subset=1000)
     preset = Preset("accuracy-benchmark", model, train)
-    data = load_splits(args.data, seed=args.seed, val_size=0, train_subset=train.train_subset, include_test=True)
+    data = load_splits(
+        args.data, seed=args.seed, val_size=0, train_subset=train.train_subset, include_test=True
+    )
     space = search_spaces.make_space("nasnet")
 
-    print(f"device: {torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'} | torch "
-          f"{torch.__version__} | python {platform.python_version()} | data {data.source}")
+    print(
+        f"device: {torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'} | torch "
+        f"{torch.__version__} | python {platform.python_version()} | data {data.source}"
+    )
     start = time.perf_counter()
-    result = train_candidate(lambda: space.build(DARTS_V2, model), preset, data, device=device, seed=args.seed,
-                             time_limit_s=args.time_limit_s)
+    result = train_candidate(
+        lambda: space.build(DARTS_V2, model),
+        preset,
+        data,
+        device=device,
+        seed=args.seed,
+        time_limit_s=args.time_limit_s,
+    )
     if result.state_dict is None:
         raise SystemExit(f"training failed: {result.error}")
     net = space.build(DARTS_V2, model)
@@ -69,10 +81,12 @@ def main(argv: list[str] | None = None) -> None:
         test_x, test_y = test_x[keep], test_y[keep]
     plain = evaluate(net, test_x, test_y, device=device, batch_size=train.eval_batch_size)
     tta = evaluate(net, test_x, test_y, device=device, batch_size=train.eval_batch_size, tta=True)
-    print(f"DARTS-V2 C={model.channels}, {3 * model.cells_per_stage + 2} cells, {result.params:,} params: "
-          f"test accuracy {plain:.4f} (flip TTA {tta:.4f}) on {len(test_y)} images after {result.epochs}/"
-          f"{train.epochs} epochs ({result.status}), {time.perf_counter() - start:.0f} s wall, "
-          f"{result.images_per_s:,.0f} train img/s, CUDA graph {result.cuda_graph}, seed {args.seed}")
+    print(
+        f"DARTS-V2 C={model.channels}, {3 * model.cells_per_stage + 2} cells, {result.params:,} params: "
+        f"test accuracy {plain:.4f} (flip TTA {tta:.4f}) on {len(test_y)} images after {result.epochs}/"
+        f"{train.epochs} epochs ({result.status}), {time.perf_counter() - start:.0f} s wall, "
+        f"{result.images_per_s:,.0f} train img/s, CUDA graph {result.cuda_graph}, seed {args.seed}"
+    )
 
 
 if __name__ == "__main__":

@@ -19,8 +19,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def trivial_evaluator(request, report):
     report(1, 0.5)
-    return {"status": "completed", "val_curve": [0.5], "val_accuracy": 0.5, "params": 0, "flops": 0,
-            "wall_s": 0.0, "images_per_s": 0.0, "error": None}
+    return {
+        "status": "completed",
+        "val_curve": [0.5],
+        "val_accuracy": 0.5,
+        "params": 0,
+        "flops": 0,
+        "wall_s": 0.0,
+        "images_per_s": 0.0,
+        "error": None,
+    }
 
 
 def main() -> None:
@@ -35,27 +43,44 @@ def main() -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
 
-    from nas.config import make_config
-    from nas.search import run_search
+    from nas.search.config import make_config
+    from nas.search.driver import run_search
 
     started = time.perf_counter()
-    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
-             _temp_dir=tempfile.mkdtemp(prefix="nasray", dir="/tmp"))
+    ray.init(
+        num_cpus=os.cpu_count(),
+        include_dashboard=False,
+        log_to_driver=False,
+        _temp_dir=tempfile.mkdtemp(prefix="nasray", dir="/tmp"),
+    )
     ray_start = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as results:
-        config = make_config({"name": "overhead", "strategy": args.strategy, "space": args.space,
-                              "trials": args.trials, "concurrency": args.concurrency, "preset": "smoke",
-                              "cpus_per_trial": os.cpu_count() / args.concurrency, "gpus_per_trial": 0})
+        config = make_config(
+            {
+                "name": "overhead",
+                "strategy": args.strategy,
+                "space": args.space,
+                "trials": args.trials,
+                "concurrency": args.concurrency,
+                "preset": "smoke",
+                "cpus_per_trial": os.cpu_count() / args.concurrency,
+                "gpus_per_trial": 0,
+            }
+        )
         started = time.perf_counter()
         outcome = run_search(config, results_dir=results, evaluator=trivial_evaluator, quiet=True)
         search_s = time.perf_counter() - started
     ray.shutdown()
     import torch
 
-    print(f"{outcome.progress.done} candidates ({args.strategy} on {args.space}, concurrency {args.concurrency}) "
-          f"in {search_s:.1f} s: {search_s / outcome.progress.done:.3f} s per candidate; Ray start {ray_start:.1f} s")
-    print(f"python {platform.python_version()}, ray {ray.__version__}, torch {torch.__version__}, "
-          f"{os.cpu_count()} CPUs, {platform.machine()}")
+    print(
+        f"{outcome.progress.done} candidates ({args.strategy} on {args.space}, concurrency {args.concurrency}) "
+        f"in {search_s:.1f} s: {search_s / outcome.progress.done:.3f} s per candidate; Ray start {ray_start:.1f} s"
+    )
+    print(
+        f"python {platform.python_version()}, ray {ray.__version__}, torch {torch.__version__}, "
+        f"{os.cpu_count()} CPUs, {platform.machine()}"
+    )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,8 @@ import torch
 from scipy import stats
 
 import search_spaces
-from nas import benchmark
-from nas.synthetic_table import synthetic_nb201_rows
+from nas.bench import tabular as benchmark
+from nas.bench.synthetic_table import synthetic_nb201_rows
 
 
 def compare(label: str, a: np.ndarray, b: np.ndarray) -> None:

@@ -7,6 +7,6 @@ def load(path):
     """The network in an export folder (`nas export ... -o PATH`), ready to use: an nn.Module in eval mode.
 
     Imported lazily so that `import nas` stays light (no torch until a model is loaded)."""
-    from nas.export import load as load_export
+    from nas.export.folder import load as load_export
 
     return load_export(path)

@@ -58,7 +58,7 @@ def arch_from_json(text_or_dict: str | dict[str, Any], **space_options: Any) -> 
 
 
 # Built-in spaces register themselves on import.
-from search_spaces import nasnet, nb201  # noqa: E402,F401
+from search_spaces import nasnet, nb201  # noqa: F401
 
 __all__ = [
     "SPACES",

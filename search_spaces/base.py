@@ -9,8 +9,9 @@ from __future__ import annotations
 import abc
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -52,7 +53,9 @@ class ModelConfig:
     """How big a network to build around the searched cells; passed whole to `SearchSpace.build`."""
 
     channels: int = 16  # C: channels of each op in the first stage; doubled at every reduction
-    cells_per_stage: int = 2  # N: 3 stages of N cells; nasnet adds a reduction cell between stages (3N + 2 cells)
+    cells_per_stage: int = (
+        2  # N: 3 stages of N cells; nasnet adds a reduction cell between stages (3N + 2 cells)
+    )
     num_classes: int = 10
     drop_path: float = 0.0  # largest probability of dropping a cell branch (Zoph et al. 2018); 0 turns it off
     auxiliary: bool = False  # auxiliary classifier at 2/3 depth (Szegedy et al. 2015), used in final training

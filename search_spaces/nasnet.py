@@ -9,8 +9,9 @@ A network stacks normal cells with a reduction cell (stride-2 ops on the cell in
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import networkx as nx
 import numpy as np
@@ -83,7 +84,9 @@ class Cell:
                     )
             for op in block.ops:
                 if op not in known:
-                    raise ArchitectureError(f"block {b}: unknown op {op!r}; known ops: {', '.join(sorted(known))}")
+                    raise ArchitectureError(
+                        f"block {b}: unknown op {op!r}; known ops: {', '.join(sorted(known))}"
+                    )
         loose = self.loose_ends()
         if self.concat is None:
             object.__setattr__(self, "concat", loose)
@@ -115,7 +118,9 @@ class Cell:
             blocks = tuple(Block(tuple(b["inputs"]), tuple(b["ops"])) for b in data["blocks"])
             return cls(blocks, tuple(data["concat"]) if data.get("concat") is not None else None)
         except (KeyError, TypeError) as e:
-            raise ArchitectureError(f'a cell is {{"blocks": [{{"inputs": [i, j], "ops": [a, b]}}, ...]}}: {e!r}') from None
+            raise ArchitectureError(
+                f'a cell is {{"blocks": [{{"inputs": [i, j], "ops": [a, b]}}, ...]}}: {e!r}'
+            ) from None
 
     def canonical_form(self) -> str:
         """The smallest encoding over all relabellings that compute the same thing: blocks renumbered in any
@@ -127,7 +132,7 @@ class Cell:
 
         def encode(order: list[int]) -> str:
             new_state = {CELL_INPUTS + old: CELL_INPUTS + new for new, old in enumerate(order)}
-            relabel = lambda s: new_state.get(s, s)  # noqa: E731 - cell inputs keep their numbers
+            relabel = lambda s: new_state.get(s, s)
             blocks = [
                 sorted((op, relabel(s)) for op, s in zip(self.blocks[old].ops, self.blocks[old].inputs))
                 for old in order
@@ -196,7 +201,9 @@ class NasnetArch:
 
     def __str__(self) -> str:
         def show(cell: Cell) -> str:
-            blocks = " ".join(f"[{a}({i}) + {b}({j})]" for (a, b), (i, j) in ((bl.ops, bl.inputs) for bl in cell.blocks))
+            blocks = " ".join(
+                f"[{a}({i}) + {b}({j})]" for (a, b), (i, j) in ((bl.ops, bl.inputs) for bl in cell.blocks)
+            )
             return f"{blocks} -> concat{list(cell.concat)}"
 
         return f"normal: {show(self.normal)}\nreduce: {show(self.reduce)}"

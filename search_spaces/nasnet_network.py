@@ -16,12 +16,24 @@ def branch(op: str, C: int, stride: int, drop_path: bool) -> nn.Sequential:
     """One op applied to one block input, then drop-path when the network uses it (never after identity).
     Always a Sequential, so the state_dict keys do not depend on whether drop-path is on."""
     module = OPS[op](C, stride)
-    return nn.Sequential(module, DropPath()) if drop_path and not isinstance(module, nn.Identity) else nn.Sequential(module)
+    return (
+        nn.Sequential(module, DropPath())
+        if drop_path and not isinstance(module, nn.Identity)
+        else nn.Sequential(module)
+    )
 
 
 class CellModule(nn.Module):
-    def __init__(self, cell: Cell, c_prev_prev: int, c_prev: int, C: int, reduction: bool, reduction_prev: bool,
-                 drop_path: bool):
+    def __init__(
+        self,
+        cell: Cell,
+        c_prev_prev: int,
+        c_prev: int,
+        C: int,
+        reduction: bool,
+        reduction_prev: bool,
+        drop_path: bool,
+    ):
         super().__init__()
         self.cell = cell
         # Bring the inputs to C channels at the same resolution (after a reduction c_{k-2} is twice as large);
@@ -29,7 +41,9 @@ class CellModule(nn.Module):
         used = {s for block in cell.blocks for s in block.inputs}
         self.preprocess0 = None
         if 0 in used:
-            self.preprocess0 = FactorizedReduce(c_prev_prev, C) if reduction_prev else ReLUConvBN(c_prev_prev, C, 1, 1, 0)
+            self.preprocess0 = (
+                FactorizedReduce(c_prev_prev, C) if reduction_prev else ReLUConvBN(c_prev_prev, C, 1, 1, 0)
+            )
         self.preprocess1 = ReLUConvBN(c_prev, C, 1, 1, 0) if 1 in used else None
         self.branches = nn.ModuleList(
             branch(op, C, 2 if reduction and state < CELL_INPUTS else 1, drop_path)
@@ -67,8 +81,15 @@ class NasnetNetwork(nn.Module):
             reduction = i in reductions
             if reduction:
                 c_cur *= 2
-            cell = CellModule(arch.reduce if reduction else arch.normal, c_prev_prev, c_prev, c_cur, reduction,
-                              reduction_prev, drop_path=config.drop_path > 0)
+            cell = CellModule(
+                arch.reduce if reduction else arch.normal,
+                c_prev_prev,
+                c_prev,
+                c_cur,
+                reduction,
+                reduction_prev,
+                drop_path=config.drop_path > 0,
+            )
             self.cells.append(cell)
             c_prev_prev, c_prev, reduction_prev = c_prev, cell.out_channels, reduction
             if config.auxiliary and i == self.auxiliary_after:

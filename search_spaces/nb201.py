@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import networkx as nx
 import numpy as np
@@ -19,7 +20,14 @@ from search_spaces import register_space
 from search_spaces.base import ArchitectureError, ModelConfig, SearchSpace
 
 NODES = 4
-EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))  # (from, to), string order
+EDGES: tuple[tuple[int, int], ...] = (
+    (0, 1),
+    (0, 2),
+    (1, 2),
+    (0, 3),
+    (1, 3),
+    (2, 3),
+)  # (from, to), string order
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 # NB201's op names, as entries of the shared op registry.
 REGISTRY_OP = {
@@ -52,7 +60,8 @@ class Nb201Arch:
 
     def __str__(self) -> str:
         return "+".join(
-            "|" + "|".join(f"{self.op(src, dst)}~{src}" for src in range(dst)) + "|" for dst in range(1, NODES)
+            "|" + "|".join(f"{self.op(src, dst)}~{src}" for src in range(dst)) + "|"
+            for dst in range(1, NODES)
         )
 
     @classmethod
@@ -66,10 +75,14 @@ class Nb201Arch:
         ops = {}
         for dst, stage in enumerate(stages, start=1):
             if not (stage.startswith("|") and stage.endswith("|")):
-                raise ArchitectureError(f"nb201 string {text!r}: node {dst} part {stage!r} must be wrapped in '|'")
+                raise ArchitectureError(
+                    f"nb201 string {text!r}: node {dst} part {stage!r} must be wrapped in '|'"
+                )
             entries = stage[1:-1].split("|")
             if len(entries) != dst:
-                raise ArchitectureError(f"nb201 string {text!r}: node {dst} needs {dst} inputs, got {len(entries)}")
+                raise ArchitectureError(
+                    f"nb201 string {text!r}: node {dst} needs {dst} inputs, got {len(entries)}"
+                )
             for expected_src, entry in enumerate(entries):
                 match = _EDGE_TEXT.match(entry)
                 if not match or int(match["src"]) != expected_src:
@@ -150,7 +163,9 @@ class Nb201Space(SearchSpace):
         if data.get("space", self.name) != self.name:
             raise ArchitectureError(f"expected a {self.name} architecture, got space {data.get('space')!r}")
         if not isinstance(data.get("cell"), str):
-            raise ArchitectureError('nb201 architecture JSON needs "cell": "|op~0|+|op~0|op~1|+|op~0|op~1|op~2|"')
+            raise ArchitectureError(
+                'nb201 architecture JSON needs "cell": "|op~0|+|op~0|op~1|+|op~0|op~1|op~2|"'
+            )
         return Nb201Arch.parse(data["cell"])
 
     def parse(self, text: str) -> Nb201Arch:

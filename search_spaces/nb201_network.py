@@ -30,8 +30,11 @@ class Nb201Cell(nn.Module):
         edges = []
         for op in arch.ops:
             module = OPS[REGISTRY_OP[op]](C, 1)
-            edges.append(nn.Sequential(module, DropPath()) if drop_path and op not in ("none", "skip_connect")
-                         else nn.Sequential(module))
+            edges.append(
+                nn.Sequential(module, DropPath())
+                if drop_path and op not in ("none", "skip_connect")
+                else nn.Sequential(module)
+            )
         self.edges = nn.ModuleList(edges)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

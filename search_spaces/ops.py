@@ -7,7 +7,7 @@ separable convs are applied twice, convs are ReLU-Conv-BN, identity at stride 2 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

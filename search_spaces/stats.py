@@ -19,7 +19,9 @@ def model_stats(model: nn.Module, input_shape: tuple[int, int, int] = (3, 32, 32
     """Counts with torch's FlopCounterMode on a 1-image eval-mode forward pass (convolutions and matmuls;
     elementwise ops, pooling and BN are not counted, as usual in NAS papers)."""
     params = sum(
-        p.numel() for name, p in model.named_parameters() if p.requires_grad and not name.startswith("auxiliary_head.")
+        p.numel()
+        for name, p in model.named_parameters()
+        if p.requires_grad and not name.startswith("auxiliary_head.")
     )
     was_training = model.training
     device = next(model.parameters()).device

@@ -46,7 +46,7 @@ def make_strategy(
 
 
 # Built-in strategies register themselves on import.
-from strategies import evolution, random_search, reinforce  # noqa: E402,F401
+from strategies import evolution, random_search, reinforce  # noqa: F401
 
 __all__ = [
     "STRATEGIES",

@@ -27,7 +27,6 @@ the baseline and the batches in progress are part of `state_dict()` as plain lis
 from __future__ import annotations
 
 import base64
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass

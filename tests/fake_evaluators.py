@@ -29,5 +29,13 @@ class FakeEvaluator:
         if self.log_path:
             with open(self.log_path, "a") as f:
                 f.write(f"{request.proposal} {digest} {os.getpid()}\n")
-        return {"status": "completed", "val_curve": curve, "val_accuracy": curve[-1], "params": 1000,
-                "flops": 2000, "wall_s": self.seconds_per_epoch * request.epochs, "images_per_s": 1.0, "error": None}
+        return {
+            "status": "completed",
+            "val_curve": curve,
+            "val_accuracy": curve[-1],
+            "params": 1000,
+            "flops": 2000,
+            "wall_s": self.seconds_per_epoch * request.epochs,
+            "images_per_s": 1.0,
+            "error": None,
+        }

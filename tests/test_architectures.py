@@ -112,7 +112,9 @@ def test_nasnet_rejects_unknown_op():
 
 
 def test_nasnet_rejects_input_out_of_range():
-    with pytest.raises(S.ArchitectureError, match=r"block 1: input index 3 out of range; block 1 may read states 0..2"):
+    with pytest.raises(
+        S.ArchitectureError, match=r"block 1: input index 3 out of range; block 1 may read states 0..2"
+    ):
         cell(((0, 1), (SEP, SEP)), ((3, 0), (SEP, SEP)))
     with pytest.raises(S.ArchitectureError, match="input index -1"):
         cell(((-1, 1), (SEP, SEP)))

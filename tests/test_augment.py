@@ -1,6 +1,6 @@
 import torch
 
-from nas import augment
+from nas.train import augment
 
 
 def numbered(n: int, size: int = 8) -> torch.Tensor:

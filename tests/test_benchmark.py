@@ -13,9 +13,9 @@ import pytest
 from scipy import stats
 
 import search_spaces as S
-from nas import benchmark as B
+from nas.bench import tabular as B
+from nas.bench.synthetic_table import synthetic_nb201_rows, write_table
 from nas.cli import main
-from nas.synthetic_table import synthetic_nb201_rows, write_table
 from search_spaces.nb201 import EDGES, OPS, Nb201Arch
 
 

@@ -5,8 +5,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from nas import data as D
 from nas.errors import UserError
+from nas.train import data as D
 from tests.tiny_cifar import encode, tiny_arrays, write_batches, write_folder, write_parquet
 
 
@@ -40,8 +40,12 @@ def test_parquet_layout_png_is_lossless(tmp_path, column):
 
 
 def test_parquet_layout_jpeg_decodes_close_to_the_original(tmp_path):
-    smooth = tuple(np.full_like(a, 7) + (np.arange(32, dtype=np.uint8)[None, :, None, None] * 4)
-                   if a.dtype == np.uint8 else a for a in tiny_arrays())
+    smooth = tuple(
+        np.full_like(a, 7) + (np.arange(32, dtype=np.uint8)[None, :, None, None] * 4)
+        if a.dtype == np.uint8
+        else a
+        for a in tiny_arrays()
+    )
     loaded = D.load_cifar10(write_parquet(tmp_path / "pq", smooth, fmt="JPEG"))
     assert loaded.train_images.shape == smooth[0].shape
     assert np.abs(loaded.train_images.astype(int) - smooth[0]).mean() < 4
@@ -77,7 +81,9 @@ def test_a_changed_source_file_is_decoded_again(tmp_path, monkeypatch):
 
 
 def test_missing_folder_says_what_and_how(tmp_path):
-    with pytest.raises(UserError, match=r"no CIFAR-10 data at .*nope: the folder does not exist; pass --data PATH"):
+    with pytest.raises(
+        UserError, match=r"no CIFAR-10 data at .*nope: the folder does not exist; pass --data PATH"
+    ):
         D.load_cifar10(tmp_path / "nope")
 
 

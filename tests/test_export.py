@@ -16,12 +16,12 @@ import torch
 import nas
 import search_spaces as S
 from nas.atomic import write_json
-from nas.checkpoint import Checkpoint, save_checkpoint
 from nas.cli import main
 from nas.errors import UserError
-from nas.export import _move_into_place, export, import_model_file, resolve_source
-from nas.presets import PRESETS
-from nas.run_folder import RunFolder, write_trials
+from nas.export.folder import _move_into_place, export, import_model_file, resolve_source
+from nas.search.run_folder import RunFolder, write_trials
+from nas.train.checkpoint import Checkpoint, save_checkpoint
+from nas.train.presets import PRESETS
 from search_spaces.known_cells import DARTS_V2, ENAS
 from search_spaces.nasnet import Block, Cell, NasnetArch
 from search_spaces.ops import OPS
@@ -78,7 +78,9 @@ def _cell_covering_all_ops(chain: bool) -> Cell:
     """Six blocks whose twelve op slots hold every registered op. chain=False: every block reads the cell
     inputs (in a reduction cell all ops then run at stride 2); chain=True: each block reads the one before."""
     ops = sorted(OPS) * 2
-    return Cell(tuple(Block((b % 2, 1 + b if chain and b else 1), (ops[2 * b], ops[2 * b + 1])) for b in range(6)))
+    return Cell(
+        tuple(Block((b % 2, 1 + b if chain and b else 1), (ops[2 * b], ops[2 * b + 1])) for b in range(6))
+    )
 
 
 ALL_OPS = NasnetArch(normal=_cell_covering_all_ops(chain=True), reduce=_cell_covering_all_ops(chain=False))
@@ -139,12 +141,22 @@ def exported(tmp_path_factory):
         torch.save(x, root / f"{name}_input.pt")
         folders[name] = str(root / name)
     # -I: no PYTHONPATH, no user site, no script folder on sys.path; cwd outside the project.
-    proc = subprocess.run([sys.executable, "-I", "-c", FRESH_INTERPRETER, json.dumps(folders)], cwd=root,
-                          capture_output=True, text=True, check=False, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", FRESH_INTERPRETER, json.dumps(folders)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"  # no engine module was imported
     return {
-        name: (engine_outputs[name], torch.load(root / f"{name}_output.pt", weights_only=True), Path(folders[name]))
+        name: (
+            engine_outputs[name],
+            torch.load(root / f"{name}_output.pt", weights_only=True),
+            Path(folders[name]),
+        )
         for name in CASES
     }
 
@@ -175,11 +187,19 @@ def test_weights_load_strictly_under_readable_names(exported, name):
 
 def assert_ruff_clean(*files):
     files = [str(f) for f in files]
-    fmt = subprocess.run([sys.executable, "-m", "ruff", "format", "--isolated", "--check", *files],
-                         capture_output=True, text=True, check=False)
+    fmt = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--isolated", "--check", *files],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
-    lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--select", "E,W,F,I,B,UP,N",
-                           *files], capture_output=True, text=True, check=False)
+    lint = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "E,W,F,I,B,UP,N", *files],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
@@ -200,8 +220,15 @@ def test_generated_code_spells_out_the_cells(exported):
     classes, imports = _classes_and_imports(darts)
     assert imports == {"torch"}
     # DARTS-V2 uses sep and dilated convs, max pools and identities; no "none" op and no NB201 reduction.
-    assert classes == {"ReLUConvBN", "DilConv", "SepConv", "FactorizedReduce", "NormalCell", "ReductionCell",
-                       "Network"}
+    assert classes == {
+        "ReLUConvBN",
+        "DilConv",
+        "SepConv",
+        "FactorizedReduce",
+        "NormalCell",
+        "ReductionCell",
+        "Network",
+    }
     assert "b3 = s0 + self.block3_right(b0)" in darts  # identity(s0) + dil_conv_3x3(b0), written out
     assert "return torch.cat([b0, b1, b2, b3], dim=1)" in darts
     nb201 = (exported["random_nb201"][2] / "model.py").read_text()
@@ -215,7 +242,9 @@ def test_generated_code_spells_out_the_cells(exported):
 
 def test_every_registered_op_exports(tmp_path):
     assert {op for cell in ALL_OPS.cells().values() for b in cell.blocks for op in b.ops} == set(OPS)
-    engine = trained_checkpoint(tmp_path / "all.pt", ALL_OPS, S.ModelConfig(channels=4, cells_per_stage=1), seed=5)
+    engine = trained_checkpoint(
+        tmp_path / "all.pt", ALL_OPS, S.ModelConfig(channels=4, cells_per_stage=1), seed=5
+    )
     export(resolve_source(weights=tmp_path / "all.pt"), tmp_path / "out")
     model = nas.load(tmp_path / "out")
     assert not model.training
@@ -225,8 +254,13 @@ def test_every_registered_op_exports(tmp_path):
 
 
 def test_import_nas_does_not_import_torch():
-    proc = subprocess.run([sys.executable, "-c", "import sys, nas; print('torch' in sys.modules, callable(nas.load))"],
-                          cwd=ROOT, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys, nas; print('torch' in sys.modules, callable(nas.load))"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.stdout.split() == ["False", "True"], proc.stderr
 
 
@@ -261,10 +295,24 @@ def run(tmp_path):
     write_json(folder.config_path, {"space": "nasnet", "space_options": {}})
     other = S.make_space("nasnet").sample(np.random.default_rng(11))
     rows = [
-        {"trial_id": "t0", "proposal": 0, "arch": S.to_json(other), "arch_hash": S.canonical_hash(other),
-         "space": "nasnet", "status": "completed", "val_accuracy": 0.6},
-        {"trial_id": "t1", "proposal": 1, "arch": S.to_json(ENAS), "arch_hash": S.canonical_hash(ENAS),
-         "space": "nasnet", "status": "completed", "val_accuracy": 0.8},
+        {
+            "trial_id": "t0",
+            "proposal": 0,
+            "arch": S.to_json(other),
+            "arch_hash": S.canonical_hash(other),
+            "space": "nasnet",
+            "status": "completed",
+            "val_accuracy": 0.6,
+        },
+        {
+            "trial_id": "t1",
+            "proposal": 1,
+            "arch": S.to_json(ENAS),
+            "arch_hash": S.canonical_hash(ENAS),
+            "space": "nasnet",
+            "status": "completed",
+            "val_accuracy": 0.8,
+        },
         {"trial_id": "t2", "proposal": 2, "status": "failed", "error": "boom"},
     ]
     write_trials(folder.trials_path, rows)
@@ -284,12 +332,15 @@ def nas_cli(monkeypatch, capsys, *args):
 def test_export_best_candidate_with_final_weights(run, monkeypatch, capsys):
     folder, engine, _ = run
     out = folder.path.parent.parent / "export"
-    code, stdout, stderr = nas_cli(monkeypatch, capsys, "export", "run", "--results-dir", folder.path.parent,
-                                   "-o", out)
+    code, stdout, stderr = nas_cli(
+        monkeypatch, capsys, "export", "run", "--results-dir", folder.path.parent, "-o", out
+    )
     assert code == 0 and "warning" not in stderr and "test accuracy 0.9300" in stdout
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["trained"] and meta["test_accuracy"] == 0.93 and meta["val_accuracy"] == 0.8
-    assert meta["source"]["rank"] == 1 and meta["source"]["weights"] == str(folder.final_checkpoint_path.resolve())
+    assert meta["source"]["rank"] == 1 and meta["source"]["weights"] == str(
+        folder.final_checkpoint_path.resolve()
+    )
     assert meta["files"] == ["model.py", "weights.pt", "arch.json", "metadata.json"]
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
@@ -369,8 +420,14 @@ def test_overwrite_swaps_folders_whole(tmp_path):
 
 
 def test_python_m_nas_export_exit_code(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "nas", "export", "nope", "--results-dir", tmp_path, "-o",
-                           tmp_path / "x"], cwd=ROOT, capture_output=True, text=True, check=False, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nas", "export", "nope", "--results-dir", tmp_path, "-o", tmp_path / "x"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: no run 'nope'") and proc.stderr.count("\n") == 1
     assert not (tmp_path / "x").exists()

@@ -5,19 +5,18 @@ import torch
 
 import search_spaces as S
 from nas.atomic import atomic_path, write_json
-from nas.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from nas.errors import UserError
-from nas.run_folder import RunFolder, open_run, write_trials
+from nas.search.run_folder import RunFolder, open_run, write_trials
+from nas.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from search_spaces.known_cells import ENAS
 
 
 def test_atomic_write_leaves_old_file_when_interrupted(tmp_path):
     target = tmp_path / "x.json"
     write_json(target, {"a": 1})
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half")
-            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
     assert target.read_text().strip().startswith("{")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
 
@@ -25,7 +24,9 @@ def test_atomic_write_leaves_old_file_when_interrupted(tmp_path):
 def test_checkpoint_round_trip(tmp_path):
     config = S.ModelConfig(channels=4, cells_per_stage=1)
     model = S.make_space("nasnet").build(ENAS, config).eval()
-    save_checkpoint(tmp_path / "c.pt", Checkpoint(ENAS, {}, config, model.state_dict(), {"test_accuracy": 0.5}))
+    save_checkpoint(
+        tmp_path / "c.pt", Checkpoint(ENAS, {}, config, model.state_dict(), {"test_accuracy": 0.5})
+    )
     loaded = load_checkpoint(tmp_path / "c.pt")
     assert loaded.arch == ENAS and loaded.model_config == config and loaded.metadata["test_accuracy"] == 0.5
     x = torch.randn(2, 3, 32, 32)

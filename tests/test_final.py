@@ -7,11 +7,11 @@ import torch
 
 import search_spaces as S
 from nas import cli
-from nas import data as D
-from nas.checkpoint import load_checkpoint
 from nas.errors import UserError
-from nas.final import resolve_target, run_final
-from nas.run_folder import write_trials
+from nas.search.run_folder import write_trials
+from nas.train import data as D
+from nas.train.checkpoint import load_checkpoint
+from nas.train.final import resolve_target, run_final
 from search_spaces.known_cells import DARTS_V2
 from tests.tiny_cifar import tiny_arrays, write_parquet
 
@@ -42,15 +42,43 @@ def test_final_with_an_arch_file_writes_record_and_checkpoint(tmp_path, tiny_dat
     arch_file = tmp_path / "darts.json"
     arch_file.write_text(S.to_json(DARTS_V2))
     out = tmp_path / "out"
-    code = nas(monkeypatch, "final", "--arch", arch_file, "--preset", "smoke", "--data", tiny_data,
-               "--output", out, "--device", "cpu", "--seed", "3")
+    code = nas(
+        monkeypatch,
+        "final",
+        "--arch",
+        arch_file,
+        "--preset",
+        "smoke",
+        "--data",
+        tiny_data,
+        "--output",
+        out,
+        "--device",
+        "cpu",
+        "--seed",
+        "3",
+    )
     assert code == 0, capsys.readouterr().err
     record = json.loads((out / "final.json").read_text())
-    for key in ("test_accuracy", "test_accuracy_tta", "params", "flops", "epochs", "wall_s", "device",
-                "torch_version", "seed", "arch", "arch_hash", "preset"):
+    for key in (
+        "test_accuracy",
+        "test_accuracy_tta",
+        "params",
+        "flops",
+        "epochs",
+        "wall_s",
+        "device",
+        "torch_version",
+        "seed",
+        "arch",
+        "arch_hash",
+        "preset",
+    ):
         assert key in record, key
     assert 0.0 <= record["test_accuracy"] <= 1.0 and 0.0 <= record["test_accuracy_tta"] <= 1.0
-    assert record["test_images"] == 30 and record["train_images"] == 40  # no validation split in final training
+    assert (
+        record["test_images"] == 30 and record["train_images"] == 40
+    )  # no validation split in final training
     assert record["seed"] == 3 and record["epochs"] == 1 and record["device"] == "cpu"
     assert record["arch_hash"] == S.canonical_hash(DARTS_V2) and record["preset"]["name"] == "smoke"
     checkpoint = load_checkpoint(out / "final.pt")
@@ -66,34 +94,52 @@ def test_final_of_a_run_trains_its_best_candidate_into_the_run_folder(tmp_path, 
     run = tmp_path / "results" / "r1"
     run.mkdir(parents=True)
     (run / "config.json").write_text(json.dumps({"space": "nasnet", "space_options": space.options()}))
-    rows = [{"trial_id": str(i), "proposal": i, "arch": S.to_json(a), "status": "completed",
-             "val_accuracy": acc} for i, (a, acc) in enumerate(zip(archs, [0.5, 0.7, 0.6]))]
+    rows = [
+        {"trial_id": str(i), "proposal": i, "arch": S.to_json(a), "status": "completed", "val_accuracy": acc}
+        for i, (a, acc) in enumerate(zip(archs, [0.5, 0.7, 0.6]))
+    ]
     write_trials(run / "trials.parquet", rows)
     target = resolve_target("r1", results_dir=tmp_path / "results")
     assert target.arch == archs[1] and target.folder == run
     record = run_final(target, "smoke", data_path=tiny_data, device="cpu")
     assert (run / "final.pt").is_file() and json.loads((run / "final.json").read_text()) == json.loads(
-        json.dumps(record))
+        json.dumps(record)
+    )
 
 
 def test_missing_data_exits_2_with_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
     arch_file = tmp_path / "darts.json"
     arch_file.write_text(S.to_json(DARTS_V2))
     out = tmp_path / "out"
-    code = nas(monkeypatch, "final", "--arch", arch_file, "--preset", "smoke", "--data", tmp_path / "nowhere",
-               "--output", out, "--device", "cpu")
+    code = nas(
+        monkeypatch,
+        "final",
+        "--arch",
+        arch_file,
+        "--preset",
+        "smoke",
+        "--data",
+        tmp_path / "nowhere",
+        "--output",
+        out,
+        "--device",
+        "cpu",
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
     assert err.startswith("error: no CIFAR-10 data at") and "--data PATH" in err
     assert not out.exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--preset", "huge"], "unknown preset 'huge'; choose one of smoke, proxy, final"),
-    ([], "name a run (nas final RUN) or an architecture file"),
-    (["--arch", "missing.json"], "no architecture file missing.json"),
-    (["nope", "--results-dir", "."], "no run 'nope'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--preset", "huge"], "unknown preset 'huge'; choose one of smoke, proxy, final"),
+        ([], "name a run (nas final RUN) or an architecture file"),
+        (["--arch", "missing.json"], "no architecture file missing.json"),
+        (["nope", "--results-dir", "."], "no run 'nope'"),
+    ],
+)
 def test_bad_arguments_are_one_line_errors(monkeypatch, capsys, args, message):
     code = nas(monkeypatch, "final", *args)
     err = capsys.readouterr().err.strip()
@@ -101,12 +147,19 @@ def test_bad_arguments_are_one_line_errors(monkeypatch, capsys, args, message):
 
 
 def test_training_failure_is_a_user_error_and_writes_nothing(tmp_path, tiny_data, monkeypatch):
-    from nas import final as F
-    from nas.trainer import CandidateResult
+    from nas.train import final as F
+    from nas.train.trainer import CandidateResult
 
-    monkeypatch.setattr(F, "train_candidate", lambda *a, **k: CandidateResult(
-        "failed", (), None, None, None, None, 0.0, None, "training loss became nan in epoch 1"))
+    monkeypatch.setattr(
+        F,
+        "train_candidate",
+        lambda *a, **k: CandidateResult(
+            "failed", (), None, None, None, None, 0.0, None, "training loss became nan in epoch 1"
+        ),
+    )
     target = F.FinalTarget(DARTS_V2, {}, tmp_path / "out")
-    with pytest.raises(UserError, match="final training failed: training loss became nan in epoch 1; nothing"):
+    with pytest.raises(
+        UserError, match="final training failed: training loss became nan in epoch 1; nothing"
+    ):
         run_final(target, "smoke", data_path=tiny_data, device="cpu")
     assert not (tmp_path / "out").exists()

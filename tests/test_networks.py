@@ -31,7 +31,9 @@ def test_200_random_archs_train_a_step(name):
 @pytest.mark.parametrize("name", sorted(S.SPACES))
 def test_auxiliary_head_and_drop_path(name, rng):
     space = S.make_space(name)
-    model = space.build(space.sample(rng), S.ModelConfig(channels=4, cells_per_stage=1, drop_path=0.2, auxiliary=True))
+    model = space.build(
+        space.sample(rng), S.ModelConfig(channels=4, cells_per_stage=1, drop_path=0.2, auxiliary=True)
+    )
     set_drop_path_rate(model, 0.2)
     logits, aux = model(torch.randn(2, 3, 32, 32))
     assert logits.shape == aux.shape == (2, 10)

@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 
 import search_spaces as S
 from nas.atomic import write_json
-from nas.cell_diagram import CellPlan, layered_layout, route_edges
 from nas.cli import app, main
-from nas.plots import refresh_run_pictures
-from nas.run_folder import RunFolder, write_trials
+from nas.search.run_folder import RunFolder, write_trials
+from nas.viz.cell_diagram import CellPlan, layered_layout, route_edges
+from nas.viz.progress_plot import refresh_run_pictures
 from search_spaces.known_cells import DARTS_V2, NASNET_A
 from search_spaces.nasnet import Block, Cell
 
@@ -37,7 +37,9 @@ def assert_svg(path: Path) -> None:
     assert root.tag.endswith("svg")
 
 
-def make_run(folder: Path, space: str, statuses: list[str], seed: int = 0, strategy: str = "random") -> RunFolder:
+def make_run(
+    folder: Path, space: str, statuses: list[str], seed: int = 0, strategy: str = "random"
+) -> RunFolder:
     rng = np.random.default_rng(seed)
     run = RunFolder(folder)
     write_json(run.config_path, {"name": folder.name, "strategy": strategy, "space": space})
@@ -45,12 +47,22 @@ def make_run(folder: Path, space: str, statuses: list[str], seed: int = 0, strat
     for i, status in enumerate(statuses):
         arch = S.make_space(space).sample(rng)
         acc = None if status == "failed" else float(rng.uniform(0.5, 0.9))
-        rows.append({
-            "trial_id": f"t{i}", "proposal": i, "arch": S.to_json(arch), "arch_hash": S.canonical_hash(arch),
-            "strategy": strategy, "space": space, "val_curve": None if acc is None else [acc], "val_accuracy": acc,
-            "params": int(rng.integers(100_000, 5_000_000)), "status": status,
-            "error": "boom" if status == "failed" else None, "finished_at": 1000.0 + 60 * i,
-        })
+        rows.append(
+            {
+                "trial_id": f"t{i}",
+                "proposal": i,
+                "arch": S.to_json(arch),
+                "arch_hash": S.canonical_hash(arch),
+                "strategy": strategy,
+                "space": space,
+                "val_curve": None if acc is None else [acc],
+                "val_accuracy": acc,
+                "params": int(rng.integers(100_000, 5_000_000)),
+                "status": status,
+                "error": "boom" if status == "failed" else None,
+                "finished_at": 1000.0 + 60 * i,
+            }
+        )
     write_trials(run.trials_path, rows)
     return run
 
@@ -74,7 +86,9 @@ def test_layout_puts_every_node_right_of_its_predecessors(arch):
         pos = layered_layout(g)
         assert_layered(g, pos)
         assert pos[0][0] == pos[1][0] == min(x for x, _ in pos.values())  # both cell inputs on the left
-        assert pos["output"][0] > max(x for n, (x, _) in pos.items() if n != "output")  # output alone on the right
+        assert pos["output"][0] > max(
+            x for n, (x, _) in pos.items() if n != "output"
+        )  # output alone on the right
         assert len(set(pos.values())) == len(pos)  # no two nodes on one spot
 
 
@@ -103,7 +117,9 @@ def test_layout_rejects_cycles():
 
 def test_parallel_edges_get_different_bends():
     # Both inputs of the block read the same state: the two edges must not be drawn on top of each other.
-    g = Cell((Block((0, 0), ("sep_conv_3x3", "identity")), Block((2, 1), ("identity", "identity")))).to_graph()
+    g = Cell(
+        (Block((0, 0), ("sep_conv_3x3", "identity")), Block((2, 1), ("identity", "identity")))
+    ).to_graph()
     rads = route_edges(g, layered_layout(g))
     bends = [rad for (u, v, _), rad in rads.items() if (u, v) == (0, 2)]
     assert len(bends) == 2 and abs(bends[0] - bends[1]) >= 0.3
@@ -111,7 +127,9 @@ def test_parallel_edges_get_different_bends():
 
 def test_edges_bend_around_nodes_in_their_way():
     # nb201 lays 0-1-2-3 on one line; the shortcut 0->3 must not run straight through nodes 1 and 2.
-    g = S.make_space("nb201").parse("|skip_connect~0|+|none~0|skip_connect~1|+|skip_connect~0|none~1|skip_connect~2|")
+    g = S.make_space("nb201").parse(
+        "|skip_connect~0|+|none~0|skip_connect~1|+|skip_connect~0|none~1|skip_connect~2|"
+    )
     plan = CellPlan.of(g.to_graph())
     straight = [(u, v) for (u, v, _), rad in plan.rads.items() if rad == 0]
     assert (0, 3) not in straight and (0, 2) not in straight and (1, 3) not in straight
@@ -169,7 +187,9 @@ def assert_one_line_error(code: int, err: str, *words: str) -> None:
 
 def test_user_errors_are_one_line_with_exit_code_2(tmp_path, monkeypatch, capsys):
     (tmp_path / "bad.json").write_text("{not json")
-    (tmp_path / "odd.json").write_text('{"space": "nasnet", "normal": {"blocks": []}, "reduce": {"blocks": []}}')
+    (tmp_path / "odd.json").write_text(
+        '{"space": "nasnet", "normal": {"blocks": []}, "reduce": {"blocks": []}}'
+    )
     (tmp_path / "binary.json").write_bytes(b"\xff\xfe\x00")
     make_run(tmp_path / "empty", "nb201", ["failed"])
     make_run(tmp_path / "r", "nb201", ["completed"])
@@ -192,8 +212,13 @@ def test_user_errors_are_one_line_with_exit_code_2(tmp_path, monkeypatch, capsys
 
 
 def test_python_dash_m_nas_reports_a_missing_run(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "nas", "show", "nope", "--results-dir", str(tmp_path)],
-                          cwd=REPO, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nas", "show", "nope", "--results-dir", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert_one_line_error(proc.returncode, proc.stderr, "no run 'nope'")
 
 
@@ -235,5 +260,9 @@ def test_refresh_run_pictures_writes_both(tmp_path):
     assert written == [run.progress_plot_path, run.best_cell_path]
     for path in written:
         assert_png(path)
-    assert sorted(p.name for p in run.path.iterdir()) == ["best_cell.png", "config.json", "progress.png",
-                                                          "trials.parquet"]  # no temp files left behind
+    assert sorted(p.name for p in run.path.iterdir()) == [
+        "best_cell.png",
+        "config.json",
+        "progress.png",
+        "trials.parquet",
+    ]  # no temp files left behind

@@ -19,17 +19,17 @@ from tests import ray_env
 
 ray_env.apply()
 
-import ray  # noqa: E402
-from ray import cloudpickle  # noqa: E402
+import ray
+from ray import cloudpickle
 
-import tests.fake_evaluators as fake_evaluators  # noqa: E402
-from nas.cli import app  # noqa: E402
-from nas.config import make_config  # noqa: E402
-from nas.errors import UserError  # noqa: E402
-from nas.run_folder import RunFolder  # noqa: E402
-from nas.search import run_search  # noqa: E402
-from tests.fake_evaluators import FakeEvaluator  # noqa: E402
-from tests.tiny_cifar import tiny_arrays, write_parquet  # noqa: E402
+from nas.cli import app
+from nas.errors import UserError
+from nas.search.config import make_config
+from nas.search.driver import run_search
+from nas.search.run_folder import RunFolder
+from tests import fake_evaluators
+from tests.fake_evaluators import FakeEvaluator
+from tests.tiny_cifar import tiny_arrays, write_parquet
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,12 +45,18 @@ def local_ray(tmp_path_factory):
 
 
 def config(name, **values):
-    return make_config({"name": name, "preset": "smoke", "cpus_per_trial": 0.5, "gpus_per_trial": 0, **values})
+    return make_config(
+        {"name": name, "preset": "smoke", "cpus_per_trial": 0.5, "gpus_per_trial": 0, **values}
+    )
 
 
 def test_six_candidate_search_end_to_end(local_ray, tmp_path):
-    outcome = run_search(config("six", strategy="evolution", space="nb201", trials=6, concurrency=2),
-                         results_dir=tmp_path, evaluator=FakeEvaluator(), quiet=True)
+    outcome = run_search(
+        config("six", strategy="evolution", space="nb201", trials=6, concurrency=2),
+        results_dir=tmp_path,
+        evaluator=FakeEvaluator(),
+        quiet=True,
+    )
     assert outcome.finished
     run = RunFolder(tmp_path / "six")
     rows = run.trials()
@@ -65,9 +71,13 @@ def test_six_candidate_search_end_to_end(local_ray, tmp_path):
 
 def test_search_trains_real_candidates_on_tiny_data(local_ray, tmp_path):
     data = write_parquet(tmp_path / "cifar", tiny_arrays(per_class_train=8, per_class_test=1))
-    outcome = run_search(config("real", strategy="evolution", space="nb201", trials=6, concurrency=2,
-                                data=str(data), val_size=20),
-                         results_dir=tmp_path, quiet=True)
+    outcome = run_search(
+        config(
+            "real", strategy="evolution", space="nb201", trials=6, concurrency=2, data=str(data), val_size=20
+        ),
+        results_dir=tmp_path,
+        quiet=True,
+    )
     rows = RunFolder(tmp_path / "real").trials()
     assert outcome.finished and sorted(r["proposal"] for r in rows) == list(range(6))
     assert {r["status"] for r in rows} == {"completed"}, [r["error"] for r in rows]
@@ -85,13 +95,19 @@ def test_relative_data_path_is_made_absolute(tmp_path, monkeypatch):
 
 def test_missing_data_is_one_error_before_anything_is_written(tmp_path):
     with pytest.raises(UserError, match="CIFAR-10"):
-        run_search(config("nodata", space="nb201", trials=2, data=str(tmp_path)), results_dir=tmp_path / "runs")
+        run_search(
+            config("nodata", space="nb201", trials=2, data=str(tmp_path)), results_dir=tmp_path / "runs"
+        )
     assert not (tmp_path / "runs").exists()
 
 
 def test_failures_do_not_stop_the_search(local_ray, tmp_path):
-    outcome = run_search(config("faulty", strategy="random", space="nb201", trials=10, concurrency=2),
-                         results_dir=tmp_path, evaluator=FakeEvaluator(fail_every=5), quiet=True)
+    outcome = run_search(
+        config("faulty", strategy="random", space="nb201", trials=10, concurrency=2),
+        results_dir=tmp_path,
+        evaluator=FakeEvaluator(fail_every=5),
+        quiet=True,
+    )
     rows = {r["proposal"]: r for r in RunFolder(tmp_path / "faulty").trials()}
     assert outcome.finished and sorted(rows) == list(range(10))
     assert [p for p, r in rows.items() if r["status"] == "failed"] == [5]
@@ -102,9 +118,20 @@ def test_failures_do_not_stop_the_search(local_ray, tmp_path):
 def test_asha_stops_weak_candidates(local_ray, tmp_path):
     # The smoke preset trains 1 epoch, so use a preset-like override through a longer fake curve instead:
     # proxy has several epochs; the fake evaluator makes weak candidates weak at every epoch.
-    run_search(config("asha", strategy="random", space="nb201", trials=12, concurrency=2, scheduler="asha",
-                      preset="proxy"),
-               results_dir=tmp_path, evaluator=FakeEvaluator(seconds_per_epoch=0.01), quiet=True)
+    run_search(
+        config(
+            "asha",
+            strategy="random",
+            space="nb201",
+            trials=12,
+            concurrency=2,
+            scheduler="asha",
+            preset="proxy",
+        ),
+        results_dir=tmp_path,
+        evaluator=FakeEvaluator(seconds_per_epoch=0.01),
+        quiet=True,
+    )
     rows = RunFolder(tmp_path / "asha").trials()
     statuses = Counter(r["status"] for r in rows)
     assert len(rows) == 12 and statuses["stopped"] >= 1 and statuses["completed"] >= 1
@@ -114,17 +141,33 @@ def test_asha_stops_weak_candidates(local_ray, tmp_path):
 
 
 def test_existing_run_is_not_overwritten(local_ray, tmp_path):
-    run_search(config("once", space="nb201", trials=1, concurrency=1), results_dir=tmp_path,
-               evaluator=FakeEvaluator(), quiet=True)
-    with pytest.raises(UserError, match="run 'once' already exists .* resume it with `nas search --resume once`"):
-        run_search(config("once", space="nb201", trials=1), results_dir=tmp_path, evaluator=FakeEvaluator(), quiet=True)
+    run_search(
+        config("once", space="nb201", trials=1, concurrency=1),
+        results_dir=tmp_path,
+        evaluator=FakeEvaluator(),
+        quiet=True,
+    )
+    with pytest.raises(
+        UserError, match="run 'once' already exists .* resume it with `nas search --resume once`"
+    ):
+        run_search(
+            config("once", space="nb201", trials=1),
+            results_dir=tmp_path,
+            evaluator=FakeEvaluator(),
+            quiet=True,
+        )
 
 
 def test_resume_extends_the_budget(local_ray, tmp_path):
-    run_search(config("grow", strategy="evolution", space="nb201", trials=4, concurrency=2), results_dir=tmp_path,
-               evaluator=FakeEvaluator(), quiet=True)
-    outcome = run_search(resume="grow", results_dir=tmp_path, overrides={"trials": 7}, evaluator=FakeEvaluator(),
-                         quiet=True)
+    run_search(
+        config("grow", strategy="evolution", space="nb201", trials=4, concurrency=2),
+        results_dir=tmp_path,
+        evaluator=FakeEvaluator(),
+        quiet=True,
+    )
+    outcome = run_search(
+        resume="grow", results_dir=tmp_path, overrides={"trials": 7}, evaluator=FakeEvaluator(), quiet=True
+    )
     assert outcome.finished
     assert sorted(r["proposal"] for r in RunFolder(tmp_path / "grow").trials()) == list(range(7))
 
@@ -142,8 +185,8 @@ DRIVER = textwrap.dedent(
     import tests.fake_evaluators as fake
     cloudpickle.register_pickle_by_value(fake)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=ray_env.ray_temp_dir())
-    from nas.config import make_config
-    from nas.search import run_search
+    from nas.search.config import make_config
+    from nas.search.driver import run_search
     evaluator = fake.FakeEvaluator(seconds_per_epoch={seconds}, log_path={log!r})
     if {resume!r}:
         run_search(resume={name!r}, results_dir={results!r}, evaluator=evaluator, quiet=True)
@@ -156,10 +199,23 @@ DRIVER = textwrap.dedent(
 
 
 def start_driver(tmp_path, name, strategy, resume=False, seconds=0.0):
-    script = DRIVER.format(root=str(ROOT), seconds=seconds, log=str(tmp_path / f"{name}.log"), resume=resume,
-                           name=name, results=str(tmp_path), strategy=strategy)
-    return subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    script = DRIVER.format(
+        root=str(ROOT),
+        seconds=seconds,
+        log=str(tmp_path / f"{name}.log"),
+        resume=resume,
+        name=name,
+        results=str(tmp_path),
+        strategy=strategy,
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finished_log(tmp_path, name):
@@ -178,13 +234,17 @@ def uninterrupted(tmp_path_factory):
             folder = tmp_path_factory.mktemp(f"reference-{strategy}")
             reference = start_driver(folder, "reference", strategy)
             assert reference.wait(timeout=240) == 0, reference.stderr.read()[-3000:]
-            done[strategy] = {(r["proposal"], r["arch_hash"]) for r in RunFolder(folder / "reference").trials()}
+            done[strategy] = {
+                (r["proposal"], r["arch_hash"]) for r in RunFolder(folder / "reference").trials()
+            }
         return done[strategy]
 
     return candidates
 
 
-@pytest.mark.parametrize("strategy, how", [("random", "SIGKILL"), ("evolution", "SIGKILL"), ("evolution", "SIGINT")])
+@pytest.mark.parametrize(
+    "strategy, how", [("random", "SIGKILL"), ("evolution", "SIGKILL"), ("evolution", "SIGINT")]
+)
 def test_kill_then_resume_matches_an_uninterrupted_run(tmp_path, strategy, how, uninterrupted):
     expected = uninterrupted(strategy)
     assert len(expected) == 9
@@ -210,7 +270,9 @@ def test_kill_then_resume_matches_an_uninterrupted_run(tmp_path, strategy, how, 
     # A candidate whose result was recorded is never trained again; one that was in flight is.
     trained = Counter(p for p, _ in finished_log(tmp_path, "killed"))
     retrained = sorted(p for p in recorded_before_kill if trained[p] != 1)
-    assert not retrained, f"recorded before the kill {sorted(recorded_before_kill)}, trained again: {retrained}; log {trained}"
+    assert not retrained, (
+        f"recorded before the kill {sorted(recorded_before_kill)}, trained again: {retrained}; log {trained}"
+    )
     assert set(trained) == set(range(9))
 
 
@@ -246,8 +308,22 @@ def test_unwritable_results_dir(tmp_path):
     data = write_parquet(tmp_path / "cifar", tiny_arrays(per_class_train=2, per_class_test=1))
     blocker = tmp_path / "a-file"
     blocker.write_text("")  # a results dir below a plain file cannot be made, whoever runs the test
-    result = runner.invoke(app, ["search", "--results-dir", str(blocker / "runs"), "--preset", "smoke",
-                                 "--space", "nb201", "--data", str(data), "--val-size", "10"])
+    result = runner.invoke(
+        app,
+        [
+            "search",
+            "--results-dir",
+            str(blocker / "runs"),
+            "--preset",
+            "smoke",
+            "--space",
+            "nb201",
+            "--data",
+            str(data),
+            "--val-size",
+            "10",
+        ],
+    )
     assert result.exit_code == 2 and "cannot write the run folder" in result.output, result.output
 
 

@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 import search_spaces as S
-from nas.data import Splits
-from nas.presets import PRESETS, Preset, TrainConfig
-from nas.trainer import NesterovSGD, evaluate, lr_at, train_candidate
+from nas.train.data import Splits
+from nas.train.presets import PRESETS, Preset, TrainConfig
+from nas.train.trainer import NesterovSGD, evaluate, lr_at, train_candidate
 from search_spaces import ModelConfig
 from search_spaces.known_cells import DARTS_V2
 
@@ -52,22 +52,39 @@ def palette_splits(n_train: int, n_val: int) -> Splits:
 
 
 def tiny_net() -> nn.Module:
-    return nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10))
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, 10),
+    )
 
 
 def preset(epochs=2, batch=64, **train) -> Preset:
-    return Preset("test", ModelConfig(channels=2, cells_per_stage=1),
-                  TrainConfig(epochs=epochs, batch_size=batch, lr=0.4, warmup_epochs=0.0, **train))
+    return Preset(
+        "test",
+        ModelConfig(channels=2, cells_per_stage=1),
+        TrainConfig(epochs=epochs, batch_size=batch, lr=0.4, warmup_epochs=0.0, **train),
+    )
 
 
 def test_darts_cell_with_aux_head_drop_path_and_cutout_trains_two_epochs_on_the_cpu():
-    p = Preset("test", ModelConfig(channels=2, cells_per_stage=1, drop_path=0.2, auxiliary=True),
-               TrainConfig(epochs=2, batch_size=128, lr=0.1, cutout=8))
+    p = Preset(
+        "test",
+        ModelConfig(channels=2, cells_per_stage=1, drop_path=0.2, auxiliary=True),
+        TrainConfig(epochs=2, batch_size=128, lr=0.1, cutout=8),
+    )
     space = S.make_space("nasnet")
     seen = []
-    result = train_candidate(lambda: space.build(DARTS_V2, p.model), p, colour_splits(512, 100),
-                             device="cpu", on_epoch=lambda e, a: seen.append((e, a)))
+    result = train_candidate(
+        lambda: space.build(DARTS_V2, p.model),
+        p,
+        colour_splits(512, 100),
+        device="cpu",
+        on_epoch=lambda e, a: seen.append((e, a)),
+    )
     assert result.status == "completed", result.error
     assert len(result.val_curve) == 2 and all(0.0 <= a <= 1.0 for a in result.val_curve)
     assert seen == [(1, result.val_curve[0]), (2, result.val_curve[1])]
@@ -151,7 +168,9 @@ def test_exceptions_from_on_epoch_reach_the_caller():
 
 
 def test_time_limit_stops_after_the_current_epoch():
-    result = train_candidate(tiny_net, preset(epochs=3), colour_splits(128, 20), device="cpu", time_limit_s=0.0)
+    result = train_candidate(
+        tiny_net, preset(epochs=3), colour_splits(128, 20), device="cpu", time_limit_s=0.0
+    )
     assert result.status == "stopped" and result.epochs == 1 and result.state_dict is not None
 
 
@@ -183,8 +202,12 @@ def test_nesterov_sgd_matches_torch_sgd():
     opt = NesterovSGD(list(ours.parameters()), lr, momentum=0.9, weight_decay=5e-4)
     decay = [p for p in ref.parameters() if p.ndim > 1]
     no_decay = [p for p in ref.parameters() if p.ndim <= 1]
-    torch_opt = torch.optim.SGD([{"params": decay, "weight_decay": 5e-4}, {"params": no_decay, "weight_decay": 0.0}],
-                                lr=0.05, momentum=0.9, nesterov=True)
+    torch_opt = torch.optim.SGD(
+        [{"params": decay, "weight_decay": 5e-4}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=0.05,
+        momentum=0.9,
+        nesterov=True,
+    )
     x, y = torch.randn(16, 3, 8, 8), torch.randint(0, 10, (16,))
     for step in range(4):
         for model, o in ((ours, opt), (ref, torch_opt)):
@@ -212,5 +235,7 @@ def test_evaluate_with_and_without_flip_tta():
 
     data = colour_splits(10, 100)
     assert evaluate(Brightness(), data.val_images, data.val_labels, device="cpu", batch_size=32) == 1.0
-    assert evaluate(Brightness(), data.val_images, data.val_labels, device="cpu", batch_size=32, tta=True) == 1.0
+    assert (
+        evaluate(Brightness(), data.val_images, data.val_labels, device="cpu", batch_size=32, tta=True) == 1.0
+    )
     assert evaluate(Brightness(), data.val_images, (data.val_labels + 1) % 10, device="cpu") == 0.0

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
-from nas.data import CLASS_NAMES
+from nas.train.data import CLASS_NAMES
 
 
 def tiny_arrays(per_class_train: int = 6, per_class_test: int = 2, seed: int = 0):
@@ -42,7 +42,9 @@ def write_batches(root: Path, arrays) -> Path:
         with open(folder / f"data_batch_{i}", "wb") as f:
             pickle.dump({"data": rows, "labels": train_y[idx].tolist()}, f)
     with open(folder / "test_batch", "wb") as f:
-        pickle.dump({"data": test_x.transpose(0, 3, 1, 2).reshape(len(test_y), -1), "labels": test_y.tolist()}, f)
+        pickle.dump(
+            {"data": test_x.transpose(0, 3, 1, 2).reshape(len(test_y), -1), "labels": test_y.tolist()}, f
+        )
     return folder
 
 
@@ -53,11 +55,15 @@ def write_parquet(root: Path, arrays, *, column: str = "img", fmt: str = "PNG") 
     for split, x, y in (("train", train_x, train_y), ("test", test_x, test_y)):
         blobs = [encode(img, fmt) for img in x]
         if column == "img":
-            images = pa.array([{"bytes": b, "path": f"{split}/{i}.png"} for i, b in enumerate(blobs)],
-                              pa.struct([("bytes", pa.binary()), ("path", pa.string())]))
+            images = pa.array(
+                [{"bytes": b, "path": f"{split}/{i}.png"} for i, b in enumerate(blobs)],
+                pa.struct([("bytes", pa.binary()), ("path", pa.string())]),
+            )
         else:
             images = pa.array(blobs, pa.binary())
-        pq.write_table(pa.table({column: images, "label": pa.array(y, pa.int64())}), root / f"{split}.parquet")
+        pq.write_table(
+            pa.table({column: images, "label": pa.array(y, pa.int64())}), root / f"{split}.parquet"
+        )
     return root
 
 

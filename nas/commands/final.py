@@ -4,27 +4,44 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
+from nas.commands.options import ResultsDir
+
 
 def final(
-    run: Annotated[Optional[str], typer.Argument(help="Run name or folder; its best candidate is trained.")] = None,
-    results_dir: Annotated[Optional[Path], typer.Option(help="Folder holding the runs.", envvar="NAS_RESULTS_DIR")] = None,
-    arch: Annotated[Optional[Path], typer.Option(help="Train this architecture (JSON from search_spaces.to_json) "
-                                                      "instead of the run's best.")] = None,
-    output: Annotated[Optional[Path], typer.Option(help="Output folder when no RUN is given "
-                                                        "(default: results/final-<arch_hash>).")] = None,
+    run: Annotated[
+        str | None, typer.Argument(help="Run name or folder; its best candidate is trained.")
+    ] = None,
+    results_dir: ResultsDir = None,
+    arch: Annotated[
+        Path | None,
+        typer.Option(
+            help="Train this architecture (JSON from search_spaces.to_json) instead of the run's best."
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Output folder when no RUN is given (default: results/final-<arch_hash>)."),
+    ] = None,
     preset: Annotated[str, typer.Option(help="Training preset: smoke, proxy or final.")] = "final",
-    data: Annotated[Optional[str], typer.Option(help="CIFAR-10 folder: cifar-10-batches-py, train/test.parquet, or "
-                                                     "train/<class>/ + test/<class>/ images. Default: download.",
-                                                envvar="NAS_DATA")] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            help="CIFAR-10 folder: cifar-10-batches-py, train/test.parquet, or "
+            "train/<class>/ + test/<class>/ images. Default: download.",
+            envvar="NAS_DATA",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seeds weights, augmentation and batch order.")] = 0,
-    device: Annotated[Optional[str], typer.Option(help="cuda, cuda:N or cpu (default: cuda if available).")] = None,
+    device: Annotated[
+        str | None, typer.Option(help="cuda, cuda:N or cpu (default: cuda if available).")
+    ] = None,
 ) -> None:
     """Train a run's best architecture (or --arch) on all 50,000 training images; write final.json and final.pt."""
-    from nas.final import resolve_preset, resolve_target, run_final
+    from nas.train.final import resolve_preset, resolve_target, run_final
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     chosen = resolve_preset(preset)  # a bad preset name fails before any data is read

@@ -7,14 +7,11 @@ from typing import Annotated
 
 import typer
 
+from nas.commands.options import ResultsDir
 from nas.errors import UserError
 
 PICTURE_SUFFIXES = (".png", ".svg")
 
-ResultsDir = Annotated[
-    Path | None,
-    typer.Option("--results-dir", envvar="NAS_RESULTS_DIR", help="Folder that holds runs by name (default: results)."),
-]
 Output = Annotated[
     Path | None, typer.Option("-o", "--output", help="Picture to write; .png or .svg by its suffix.")
 ]
@@ -32,8 +29,10 @@ def _read_arch_file(path: Path):
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"cannot read architecture file {path} ({type(e).__name__}); pass a JSON file "
-                        "written by search_spaces.to_json") from None
+        raise UserError(
+            f"cannot read architecture file {path} ({type(e).__name__}); pass a JSON file "
+            "written by search_spaces.to_json"
+        ) from None
     try:
         return search_spaces.arch_from_json(text)
     except search_spaces.ArchitectureError as e:
@@ -41,7 +40,9 @@ def _read_arch_file(path: Path):
 
 
 def show(
-    target: Annotated[str, typer.Argument(metavar="ARCH.json|RUN", help="An architecture JSON file, or a run.")],
+    target: Annotated[
+        str, typer.Argument(metavar="ARCH.json|RUN", help="An architecture JSON file, or a run.")
+    ],
     results_dir: ResultsDir = None,
     rank: Annotated[
         int | None, typer.Option("--rank", min=1, help="For a run: draw the K-th best candidate (default 1).")
@@ -49,20 +50,26 @@ def show(
     output: Output = None,
 ) -> None:
     """Draw the cells of an architecture, or of a run's best (or --rank K) candidate."""
-    from nas.cell_diagram import save_cell_diagram
-    from nas.plots import candidate_arch, candidate_caption
-    from nas.run_folder import open_run
+    from nas.search.run_folder import open_run
+    from nas.viz.cell_diagram import save_cell_diagram
+    from nas.viz.progress_plot import candidate_arch, candidate_caption
 
     given = Path(target)
     if given.is_file():
         if rank is not None:
-            raise UserError(f"--rank picks a candidate of a run, but {target} is an architecture file; drop --rank")
+            raise UserError(
+                f"--rank picks a candidate of a run, but {target} is an architecture file; drop --rank"
+            )
         arch = _read_arch_file(given)
         import search_spaces
 
         path = _check_output(output or given.with_suffix(".png"))
-        save_cell_diagram(arch, path, title=given.name, caption=f"{arch.space} architecture, hash "
-                          f"{search_spaces.canonical_hash(arch)}")
+        save_cell_diagram(
+            arch,
+            path,
+            title=given.name,
+            caption=f"{arch.space} architecture, hash {search_spaces.canonical_hash(arch)}",
+        )
     else:
         if given.suffix.lower() == ".json":
             raise UserError(f"no architecture file {target}; check the path")
@@ -72,7 +79,9 @@ def show(
         default = run.best_cell_path if rank == 1 else run.path / f"rank{rank}_cell.png"
         path = _check_output(output or default)
         title = f"Best cell of {run.name}" if rank == 1 else f"Rank {rank} cell of {run.name}"
-        save_cell_diagram(candidate_arch(trial), path, title=title, caption=candidate_caption(run, trial, rank))
+        save_cell_diagram(
+            candidate_arch(trial), path, title=title, caption=candidate_caption(run, trial, rank)
+        )
     typer.echo(f"wrote {path}")
 
 
@@ -82,14 +91,17 @@ def plot(
     output: Output = None,
 ) -> None:
     """Plot search progress: best accuracy so far vs candidates and vs time, and accuracy vs size."""
-    from nas.plots import plot_progress
-    from nas.run_folder import DEFAULT_RESULTS_DIR, open_run
+    from nas.search.run_folder import DEFAULT_RESULTS_DIR, open_run
+    from nas.viz.progress_plot import plot_progress
 
     folders = [open_run(name, results_dir) for name in runs]
     if output is None:
         if len(folders) == 1:
             output = folders[0].progress_plot_path
         else:
-            output = Path(results_dir or DEFAULT_RESULTS_DIR) / f"progress_{'_vs_'.join(f.name for f in folders)}.png"
+            output = (
+                Path(results_dir or DEFAULT_RESULTS_DIR)
+                / f"progress_{'_vs_'.join(f.name for f in folders)}.png"
+            )
     path = plot_progress(folders, _check_output(output))
     typer.echo(f"wrote {path}")

@@ -250,7 +250,7 @@ def write_curves(result: BenchmarkResult, path: str | os.PathLike) -> None:
 
 
 def plot_best_so_far(result: BenchmarkResult, table: Table, path: str | os.PathLike, *, unit: str) -> None:
-    from nas.plots import plot_curves
+    from nas.viz.progress_plot import plot_curves
 
     x = np.arange(1, result.budget + 1)
     curves = {

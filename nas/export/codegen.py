@@ -7,7 +7,7 @@ interpreter. Helper op classes are emitted once, at the top, and only when the c
 The generated modules mirror the engine's (search_spaces/ops.py and the network builders) op for op and in the
 same order, so in eval mode they compute exactly what the engine computes. Two training-only parts are left out:
 the auxiliary head (only a training loss; its weights are dropped) and drop-path (identity at inference).
-`remap_state_dict` renames the engine's weights to the generated attribute names; `nas.export` checks both
+`remap_state_dict` renames the engine's weights to the generated attribute names; `nas.export.folder` checks both
 claims on every export by loading strictly and comparing outputs.
 """
 
@@ -404,7 +404,9 @@ def _nb201_key(key: str) -> str:
 
 @dataclass(frozen=True)
 class Generator:
-    source: Callable[[Any, ModelConfig], tuple[str, set[str]]]  # classes of the cells and network, helpers used
+    source: Callable[
+        [Any, ModelConfig], tuple[str, set[str]]
+    ]  # classes of the cells and network, helpers used
     key: Callable[[str], str]  # engine state_dict key -> generated key
 
 
@@ -416,7 +418,9 @@ GENERATORS: dict[str, Generator] = {
 
 def _generator(space: str) -> Generator:
     if space not in GENERATORS:
-        raise UserError(f"no code generator for search space {space!r}; add one to GENERATORS in nas/codegen.py")
+        raise UserError(
+            f"no code generator for search space {space!r}; add one to GENERATORS in nas/codegen.py"
+        )
     return GENERATORS[space]
 
 

@@ -3,8 +3,9 @@ function that trains the candidate and reports each epoch."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 METRIC = "val_accuracy"  # what candidates are ranked by, in [0, 1]
 EpochReport = Callable[[int, float], None]  # (epoch counted from 1, validation accuracy in [0, 1])
@@ -16,7 +17,7 @@ class CandidateRequest:
     arch_json: str
     space: str
     space_options: dict[str, Any] = field(default_factory=dict)
-    preset: dict[str, Any] = field(default_factory=dict)  # nas.presets.Preset.to_dict()
+    preset: dict[str, Any] = field(default_factory=dict)  # nas.train.presets.Preset.to_dict()
     data: str | None = None
     seed: int = 0  # this candidate's training seed
     split_seed: int = 0  # the run's seed: every candidate is validated on the same held-out images

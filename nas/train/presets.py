@@ -25,7 +25,9 @@ from search_spaces import ModelConfig
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int
-    batch_size: int  # images per step; the last partial batch of an epoch is dropped so step shapes stay static
+    batch_size: (
+        int  # images per step; the last partial batch of an epoch is dropped so step shapes stay static
+    )
     lr: float  # peak SGD learning rate per 256 images, scaled linearly with the batch size (Goyal et al. 2017)
     momentum: float = 0.9  # Nesterov momentum
     weight_decay: float = 5e-4  # on conv and linear weights only; BN parameters and biases are not decayed
@@ -36,9 +38,13 @@ class TrainConfig:
     auxiliary_weight: float = 0.4  # loss weight of the auxiliary head when the model has one (DARTS: 0.4)
     train_subset: int | None = None  # train on only this many images (smoke runs); None = the whole split
     val_subset: int | None = None  # validate on only this many images; None = the whole validation split
-    test_subset: int | None = None  # final evaluation on only this many test images (smoke); None = all 10,000
+    test_subset: int | None = (
+        None  # final evaluation on only this many test images (smoke); None = all 10,000
+    )
     eval_batch_size: int = 1024  # evaluation needs no activations kept for backward, so it can be large
-    cuda_graph: bool = True  # capture the training step in a CUDA graph on GPUs (falls back to eager if it fails)
+    cuda_graph: bool = (
+        True  # capture the training step in a CUDA graph on GPUs (falls back to eager if it fails)
+    )
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size"):
@@ -85,8 +91,15 @@ PRESETS: dict[str, Preset] = {
     "smoke": Preset(
         "smoke",
         ModelConfig(channels=4, cells_per_stage=1),
-        TrainConfig(epochs=1, batch_size=128, lr=0.1, warmup_epochs=0.0, train_subset=1024, val_subset=512,
-                    test_subset=1000),
+        TrainConfig(
+            epochs=1,
+            batch_size=128,
+            lr=0.1,
+            warmup_epochs=0.0,
+            train_subset=1024,
+            val_subset=512,
+            test_subset=1000,
+        ),
     ),
     "proxy": Preset(
         "proxy",

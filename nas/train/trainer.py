@@ -18,16 +18,17 @@ import logging
 import math
 import time
 import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from nas import augment
-from nas.data import Splits
-from nas.presets import Preset, TrainConfig
+from nas.train import augment
+from nas.train.data import Splits
+from nas.train.presets import Preset, TrainConfig
 from search_spaces.ops import set_drop_path_rate
 from search_spaces.stats import model_stats
 
@@ -103,12 +104,26 @@ def train_candidate(
     try:
         dev = resolve_device(device)
     except (TrainingFailed, RuntimeError) as e:
-        return CandidateResult("failed", (), None, None, None, None, time.perf_counter() - start, None,
-                               _first_line(e), device=str(device))
+        return CandidateResult(
+            "failed",
+            (),
+            None,
+            None,
+            None,
+            None,
+            time.perf_counter() - start,
+            None,
+            _first_line(e),
+            device=str(device),
+        )
     run = _Run(dev)
     error: str | None = None
     try:
-        fork_devices = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
+        fork_devices = (
+            [dev.index if dev.index is not None else torch.cuda.current_device()]
+            if dev.type == "cuda"
+            else []
+        )
         with torch.random.fork_rng(devices=fork_devices):
             torch.manual_seed(seed)
             _train(run, build_model, preset, data, on_epoch, start, time_limit_s)
@@ -196,7 +211,9 @@ class NesterovSGD:
         params = [p for p in params if p.requires_grad]
         decay = [p for p in params if p.ndim > 1]
         no_decay = [p for p in params if p.ndim <= 1]
-        self.groups = [(g, [torch.zeros_like(p) for p in g], wd) for g, wd in ((decay, weight_decay), (no_decay, 0.0))]
+        self.groups = [
+            (g, [torch.zeros_like(p) for p in g], wd) for g, wd in ((decay, weight_decay), (no_decay, 0.0))
+        ]
 
     @torch.no_grad()
     def step(self) -> None:
@@ -235,8 +252,15 @@ class _Run:
         self.state_dict: dict[str, torch.Tensor] | None = None
 
 
-def _train(run: _Run, build_model: Callable[[], nn.Module], preset: Preset, data: Splits,
-           on_epoch: Callable[[int, float], None] | None, start: float, time_limit_s: float | None) -> None:
+def _train(
+    run: _Run,
+    build_model: Callable[[], nn.Module],
+    preset: Preset,
+    data: Splits,
+    on_epoch: Callable[[int, float], None] | None,
+    start: float,
+    time_limit_s: float | None,
+) -> None:
     cfg: TrainConfig = preset.train
     dev = run.dev
     cuda = dev.type == "cuda"
@@ -245,7 +269,9 @@ def _train(run: _Run, build_model: Callable[[], nn.Module], preset: Preset, data
         raise TrainingFailed("the training split is empty; check --data and the preset's train_subset")
     if data.num_classes > preset.model.num_classes:
         # Checked here because an out-of-range label on a GPU is a device assert that poisons the process.
-        raise TrainingFailed(f"the data has {data.num_classes} classes but the model outputs {preset.model.num_classes}")
+        raise TrainingFailed(
+            f"the data has {data.num_classes} classes but the model outputs {preset.model.num_classes}"
+        )
 
     model = build_model()
     stats = model_stats(model)
@@ -276,7 +302,9 @@ def _train(run: _Run, build_model: Callable[[], nn.Module], preset: Preset, data
 
     def step() -> None:
         model.zero_grad(set_to_none=True)
-        x = augment.train_batch(train_x[index], mean, std, crop_padding=cfg.crop_padding, cutout_size=cfg.cutout)
+        x = augment.train_batch(
+            train_x[index], mean, std, crop_padding=cfg.crop_padding, cutout_size=cfg.cutout
+        )
         y = train_y[index]
         if cuda:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -303,7 +331,7 @@ def _train(run: _Run, build_model: Callable[[], nn.Module], preset: Preset, data
         loss_sum.zero_()
         order = torch.randperm(n, device=dev)
         for s in range(steps_per_epoch):
-            index.copy_(order[s * batch:(s + 1) * batch])
+            index.copy_(order[s * batch : (s + 1) * batch])
             lr.fill_(lr_at(global_step, total_steps, warmup_steps, peak_lr))
             if want_graph and graph is None and global_step >= WARMUP_STEPS_BEFORE_CAPTURE:
                 graph = _capture(step, model)
@@ -330,9 +358,15 @@ def _train(run: _Run, build_model: Callable[[], nn.Module], preset: Preset, data
             )
         run.loss, run.epochs = epoch_loss, epoch + 1
         accuracy = _evaluate(model, val_x, val_y, batch_size=cfg.eval_batch_size) if len(val_y) else None
-        log.info("epoch %d/%d loss %.4f%s %.0f img/s%s", epoch + 1, cfg.epochs, epoch_loss,
-                 f" val {accuracy:.4f}" if accuracy is not None else "", steps_per_epoch * batch / epoch_s,
-                 " (CUDA graph)" if graph is not None else "")
+        log.info(
+            "epoch %d/%d loss %.4f%s %.0f img/s%s",
+            epoch + 1,
+            cfg.epochs,
+            epoch_loss,
+            f" val {accuracy:.4f}" if accuracy is not None else "",
+            steps_per_epoch * batch / epoch_s,
+            " (CUDA graph)" if graph is not None else "",
+        )
         if accuracy is not None:
             run.val_curve.append(accuracy)
             if on_epoch is not None:
@@ -341,7 +375,9 @@ def _train(run: _Run, build_model: Callable[[], nn.Module], preset: Preset, data
                 except BaseException as e:
                     raise _CallerError() from e
         if time_limit_s is not None and time.perf_counter() - start > time_limit_s and epoch + 1 < cfg.epochs:
-            log.info("time limit of %.0f s reached after %d of %d epochs", time_limit_s, epoch + 1, cfg.epochs)
+            log.info(
+                "time limit of %.0f s reached after %d of %d epochs", time_limit_s, epoch + 1, cfg.epochs
+            )
             run.status = "stopped"
             break
     run.state_dict = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
@@ -358,14 +394,18 @@ def _capture(step: Callable[[], None], model: nn.Module) -> torch.cuda.CUDAGraph
             step()
         return graph
     except Exception as e:
-        log.warning("CUDA graph capture failed, training eagerly instead (%s: %s)", type(e).__name__, _first_line(e))
+        log.warning(
+            "CUDA graph capture failed, training eagerly instead (%s: %s)", type(e).__name__, _first_line(e)
+        )
         model.zero_grad(set_to_none=True)
         torch.cuda.synchronize()
         return None
 
 
 @torch.no_grad()
-def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int, tta: bool = False) -> float:
+def _evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int, tta: bool = False
+) -> float:
     if len(y) == 0:
         raise ValueError("nothing to evaluate on: no images")
     dev = x.device
@@ -378,13 +418,13 @@ def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size:
     try:
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cuda):
             for i in range(0, len(y), batch_size):
-                xb = augment.normalize(x[i:i + batch_size], mean, std)
+                xb = augment.normalize(x[i : i + batch_size], mean, std)
                 if cuda:
                     xb = xb.contiguous(memory_format=torch.channels_last)
                 scores = model(xb).float().softmax(1)
                 if tta:
                     scores = scores + model(xb.flip(3)).float().softmax(1)
-                correct += (scores.argmax(1) == y[i:i + batch_size]).sum()
+                correct += (scores.argmax(1) == y[i : i + batch_size]).sum()
     finally:
         model.train(was_training)
     return correct.item() / len(y)
@@ -393,8 +433,9 @@ def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size:
 _DEVICE_DATA: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _to_device(images: np.ndarray, labels: np.ndarray, dev: torch.device,
-               cache_key: tuple[Splits, str] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def _to_device(
+    images: np.ndarray, labels: np.ndarray, dev: torch.device, cache_key: tuple[Splits, str] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 NHWC numpy to uint8 NCHW on `dev`. Copies made for a Splits are kept while it lives, so candidates
     trained one after another in one process upload the data once."""
     if cache_key is not None:

@@ -4,8 +4,9 @@ early stopping (on the driver). Imported only when a search starts, so the CLI s
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
@@ -13,8 +14,8 @@ from ray.tune.search import Searcher
 
 import search_spaces
 import strategies
-from nas.candidate import METRIC, CandidateRequest, Evaluator
-from nas.presets import PRESETS
+from nas.search.candidate import METRIC, CandidateRequest, Evaluator
+from nas.train.presets import PRESETS
 
 
 def one_line(error: BaseException | str) -> str:
@@ -31,12 +32,16 @@ def candidate_trainable(config: dict[str, Any], evaluator: Evaluator) -> None:
 
     try:
         result = dict(evaluator(request, report))
-    except Exception as e:  # the evaluator should not raise; if it does, the candidate fails, the search goes on
+    except (
+        Exception
+    ) as e:  # the evaluator should not raise; if it does, the candidate fails, the search goes on
         result = {"status": "failed", "error": one_line(e)}
     status = result.get("status", "failed")
     accuracy = result.get(METRIC) if status == "completed" else None
     # Tune wants the metric in every report; "has_accuracy" tells a real 0.0 from a failure's placeholder.
-    tune.report({**result, METRIC: float(accuracy or 0.0), "has_accuracy": accuracy is not None, "final": True})
+    tune.report(
+        {**result, METRIC: float(accuracy or 0.0), "has_accuracy": accuracy is not None, "final": True}
+    )
 
 
 class EarlyStopping(ASHAScheduler):
@@ -46,9 +51,15 @@ class EarlyStopping(ASHAScheduler):
 
     def __init__(self, epochs: int) -> None:
         # Grace period 1 epoch and reduction factor 3, ASHA's defaults in Tune; one bracket (plain ASHA).
-        super().__init__(time_attr="epoch", metric=METRIC, mode="max", max_t=max(epochs, 1), grace_period=1,
-                         reduction_factor=3,
-                         stop_last_trials=False)
+        super().__init__(
+            time_attr="epoch",
+            metric=METRIC,
+            mode="max",
+            max_t=max(epochs, 1),
+            grace_period=1,
+            reduction_factor=3,
+            stop_last_trials=False,
+        )
         self.epochs = epochs
         self.stopped: set[str] = set()
 
@@ -79,9 +90,18 @@ class StrategySearcher(Searcher):
     when the budget is spent. Every finished candidate goes to `record(proposal, result_or_None, status)`.
     """
 
-    def __init__(self, strategy, *, trials: int | None, concurrency: int, deadline: float | None,
-                 request: Callable[[Any], CandidateRequest], record: Callable[..., None], scheduler=None,
-                 on_running: Callable[[int], None] = lambda n: None) -> None:
+    def __init__(
+        self,
+        strategy,
+        *,
+        trials: int | None,
+        concurrency: int,
+        deadline: float | None,
+        request: Callable[[Any], CandidateRequest],
+        record: Callable[..., None],
+        scheduler=None,
+        on_running: Callable[[int], None] = lambda n: None,
+    ) -> None:
         super().__init__(metric=METRIC, mode="max")
         self.strategy, self.trials, self.concurrency, self.deadline = strategy, trials, concurrency, deadline
         self.request, self.record, self.scheduler, self.on_running = request, record, scheduler, on_running
@@ -151,8 +171,9 @@ class StrategySearcher(Searcher):
 
 
 def make_trainable(evaluator: Evaluator, cpus: float, gpus: float):
-    return tune.with_resources(tune.with_parameters(candidate_trainable, evaluator=evaluator),
-                               {"cpu": cpus, "gpu": gpus})
+    return tune.with_resources(
+        tune.with_parameters(candidate_trainable, evaluator=evaluator), {"cpu": cpus, "gpu": gpus}
+    )
 
 
 def candidate_request(proposal, config) -> CandidateRequest:
@@ -163,7 +184,8 @@ def candidate_request(proposal, config) -> CandidateRequest:
         space_options=config.space_options,
         preset=PRESETS[config.preset].to_dict(),
         data=config.data,
-        seed=config.seed * 1_000_003 + proposal.id,  # distinct per candidate, the same when it is trained again
+        seed=config.seed * 1_000_003
+        + proposal.id,  # distinct per candidate, the same when it is trained again
         split_seed=config.seed,
         val_size=config.val_size,
     )

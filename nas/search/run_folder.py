@@ -1,11 +1,11 @@
 """The layout of a run folder and the record of its candidates.
 
-    results/RUN/
-      config.json          the resolved run config (what `nas search --resume RUN` continues)
-      strategy_state.json  the strategy's state_dict after the last result
-      trials.parquet       one row per candidate (TRIALS_SCHEMA), rewritten atomically as results arrive
-      final.json, final.pt the final training's record and checkpoint (`nas final RUN`)
-      progress.png, best_cell.png  pictures refreshed at the end of a search
+results/RUN/
+  config.json          the resolved run config (what `nas search --resume RUN` continues)
+  strategy_state.json  the strategy's state_dict after the last result
+  trials.parquet       one row per candidate (TRIALS_SCHEMA), rewritten atomically as results arrive
+  final.json, final.pt the final training's record and checkpoint (`nas final RUN`)
+  progress.png, best_cell.png  pictures refreshed at the end of a search
 """
 
 from __future__ import annotations
@@ -47,8 +47,9 @@ STATUSES = ("completed", "failed", "stopped")
 
 
 def write_trials(path: str | os.PathLike, rows: list[dict[str, Any]]) -> None:
-    table = pa.Table.from_pylist([{name: row.get(name) for name in TRIALS_SCHEMA.names} for row in rows],
-                                 schema=TRIALS_SCHEMA)
+    table = pa.Table.from_pylist(
+        [{name: row.get(name) for name in TRIALS_SCHEMA.names} for row in rows], schema=TRIALS_SCHEMA
+    )
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
 
@@ -100,7 +101,9 @@ class RunFolder:
         try:
             return json.loads(self.config_path.read_text())
         except FileNotFoundError:
-            raise UserError(f"run {self.path} has no config.json; is it a run folder made by `nas search`?") from None
+            raise UserError(
+                f"run {self.path} has no config.json; is it a run folder made by `nas search`?"
+            ) from None
         except json.JSONDecodeError as e:
             raise UserError(f"{self.config_path} is corrupt ({e}); restore it or start a new run") from None
 
@@ -120,7 +123,9 @@ class RunFolder:
         if not ranked:
             raise UserError(f"run {self.name} has no completed candidates yet")
         if not 1 <= rank <= len(ranked):
-            raise UserError(f"--rank {rank} is out of range: run {self.name} has {len(ranked)} completed candidates")
+            raise UserError(
+                f"--rank {rank} is out of range: run {self.name} has {len(ranked)} completed candidates"
+            )
         return ranked[rank - 1]
 
 

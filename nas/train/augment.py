@@ -57,8 +57,14 @@ def normalize(x_uint8: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> t
     return (x_uint8.float() / 255.0 - mean) / std
 
 
-def train_batch(x_uint8: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, *, crop_padding: int = 4,
-                cutout_size: int = 0) -> torch.Tensor:
+def train_batch(
+    x_uint8: torch.Tensor,
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    *,
+    crop_padding: int = 4,
+    cutout_size: int = 0,
+) -> torch.Tensor:
     """The training augmentation: random crop and flip on the uint8 pixels (a quarter of the bytes of float),
     then normalisation and optional cutout."""
     x = random_flip(random_crop(x_uint8, crop_padding))

@@ -14,18 +14,19 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import search_spaces
 import strategies
 from nas import atomic
-from nas.candidate import METRIC, Evaluator
-from nas.config import SearchConfig
 from nas.errors import UserError
-from nas.presets import PRESETS
-from nas.run_folder import DEFAULT_RESULTS_DIR, RunFolder, write_trials
+from nas.search.candidate import METRIC, Evaluator
+from nas.search.config import SearchConfig
+from nas.search.run_folder import DEFAULT_RESULTS_DIR, RunFolder, write_trials
+from nas.train.presets import PRESETS
 
 STATE_FORMAT = "nas-search-state/1"
 
@@ -42,8 +43,12 @@ class RunState:
     attempts: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": STATE_FORMAT, "strategy": self.strategy, "elapsed_s": self.elapsed_s,
-                "attempts": self.attempts}
+        return {
+            "format": STATE_FORMAT,
+            "strategy": self.strategy,
+            "elapsed_s": self.elapsed_s,
+            "attempts": self.attempts,
+        }
 
 
 @dataclass
@@ -121,12 +126,18 @@ def result_fields(result: dict[str, Any]) -> dict[str, Any]:
     fields = {
         "status": status if status in ("completed", "failed") else "failed",
         "val_curve": [float(a) for a in result.get("val_curve") or []],
-        "val_accuracy": float(result[METRIC]) if status == "completed" and result.get("has_accuracy") else None,
+        "val_accuracy": float(result[METRIC])
+        if status == "completed" and result.get("has_accuracy")
+        else None,
         "error": result.get("error") if status != "completed" else None,
     }
     for name, kind in (("params", int), ("flops", int), ("wall_s", float), ("images_per_s", float)):
         value = result.get(name)
-        fields[name] = kind(value) if value is not None and not (isinstance(value, float) and math.isnan(value)) else None
+        fields[name] = (
+            kind(value)
+            if value is not None and not (isinstance(value, float) and math.isnan(value))
+            else None
+        )
     if fields["status"] == "completed" and fields["val_accuracy"] is None:
         fields.update(status="failed", error="the candidate reported no validation accuracy")
     return fields
@@ -142,21 +153,27 @@ def run_folder_for(config_name: str, results_dir: str | os.PathLike | None) -> R
 def create_run(config: SearchConfig, results_dir: str | os.PathLike | None) -> RunFolder:
     run = run_folder_for(config.name, results_dir)
     if run.config_path.exists():
-        raise UserError(f"run {config.name!r} already exists in {run.path.parent}; resume it with "
-                        f"`nas search --resume {config.name}` or choose another --name")
+        raise UserError(
+            f"run {config.name!r} already exists in {run.path.parent}; resume it with "
+            f"`nas search --resume {config.name}` or choose another --name"
+        )
     try:
         run.path.mkdir(parents=True, exist_ok=True)
         probe = run.path / ".write-test"
         probe.write_text("")
         probe.unlink()
     except OSError as e:
-        raise UserError(f"cannot write the run folder {run.path} ({e.strerror}); pass a writable --results-dir") from None
+        raise UserError(
+            f"cannot write the run folder {run.path} ({e.strerror}); pass a writable --results-dir"
+        ) from None
     return run
 
 
-def load_run(name: str, results_dir: str | os.PathLike | None) -> tuple[RunFolder, SearchConfig, RunState, list[dict]]:
-    from nas.config import make_config
-    from nas.run_folder import open_run
+def load_run(
+    name: str, results_dir: str | os.PathLike | None
+) -> tuple[RunFolder, SearchConfig, RunState, list[dict]]:
+    from nas.search.config import make_config
+    from nas.search.run_folder import open_run
 
     run = open_run(name, results_dir)
     run = RunFolder(run.path.absolute())
@@ -171,9 +188,13 @@ def load_run(name: str, results_dir: str | os.PathLike | None) -> tuple[RunFolde
             data = json.loads(run.strategy_state_path.read_text())
             if data.get("format") != STATE_FORMAT:
                 raise ValueError(f"format {data.get('format')!r}")
-            state = RunState(strategy=data["strategy"], elapsed_s=float(data["elapsed_s"]), attempts=int(data["attempts"]))
+            state = RunState(
+                strategy=data["strategy"], elapsed_s=float(data["elapsed_s"]), attempts=int(data["attempts"])
+            )
         except (ValueError, KeyError, TypeError) as e:
-            raise UserError(f"{run.strategy_state_path} is corrupt ({e}); the run cannot be resumed") from None
+            raise UserError(
+                f"{run.strategy_state_path} is corrupt ({e}); the run cannot be resumed"
+            ) from None
     return run, config, state, run.trials()
 
 
@@ -184,10 +205,14 @@ def resolve_resources(config: SearchConfig) -> SearchConfig:
 
     resources = ray.cluster_resources()
     gpus, cpus = resources.get("GPU", 0.0), resources.get("CPU", 1.0)
-    gpus_per_trial = config.gpus_per_trial if config.gpus_per_trial is not None else (0.25 if gpus > 0 else 0.0)
+    gpus_per_trial = (
+        config.gpus_per_trial if config.gpus_per_trial is not None else (0.25 if gpus > 0 else 0.0)
+    )
     if gpus_per_trial > 0 and gpus == 0:
-        raise UserError(f"--gpus-per-trial {gpus_per_trial} asks for GPUs but the Ray cluster has none; "
-                        "pass --gpus-per-trial 0 to train on CPUs")
+        raise UserError(
+            f"--gpus-per-trial {gpus_per_trial} asks for GPUs but the Ray cluster has none; "
+            "pass --gpus-per-trial 0 to train on CPUs"
+        )
     concurrency = config.concurrency
     if concurrency is None:
         by_cpu = int(cpus // config.cpus_per_trial)
@@ -250,13 +275,13 @@ def run_search(
     if resume is not None:
         run, config, state, rows = load_run(resume, results_dir)
         if overrides:
-            from nas.config import make_config
+            from nas.search.config import make_config
 
             config = make_config({**config.to_dict(), **overrides})
     assert config is not None
     if evaluator is None:
-        from nas.data import load_splits
-        from nas.evaluate import evaluate_candidate as evaluator
+        from nas.search.train_trial import evaluate_candidate as evaluator
+        from nas.train.data import load_splits
 
         # Read the data once, before anything is written: a missing or corrupt dataset is one clear error, and
         # the decoded cache this leaves makes every worker's load quick.
@@ -273,8 +298,14 @@ def run_search(
         atomic.write_json(run.config_path, config.to_dict())
 
     space = search_spaces.make_space(config.space, **config.space_options)
-    strategy = strategies.make_strategy(config.strategy, space, seed=config.seed, concurrency=config.concurrency,
-                                        dedupe=config.dedupe, **config.strategy_options)
+    strategy = strategies.make_strategy(
+        config.strategy,
+        space,
+        seed=config.seed,
+        concurrency=config.concurrency,
+        dedupe=config.dedupe,
+        **config.strategy_options,
+    )
     if state.strategy:
         strategy.load_state_dict(state.strategy)
     reconcile(strategy, rows)
@@ -282,7 +313,9 @@ def run_search(
     recorder = Recorder(run, strategy, state, rows)
     recorder.save()
 
-    progress = Progress(total=config.trials, time_budget_s=config.time_budget_s, elapsed_before=state.elapsed_s)
+    progress = Progress(
+        total=config.trials, time_budget_s=config.time_budget_s, elapsed_before=state.elapsed_s
+    )
     for row in rows:
         progress.add(row)
     progress.done_before = progress.done
@@ -292,10 +325,12 @@ def run_search(
 
     from ray import tune
 
-    from nas import tune_glue
-    from nas.progress import ProgressDisplay
+    from nas.search import tune_glue
+    from nas.search.live_display import ProgressDisplay
 
-    scheduler = tune_glue.EarlyStopping(PRESETS[config.preset].train.epochs) if config.scheduler == "asha" else None
+    scheduler = (
+        tune_glue.EarlyStopping(PRESETS[config.preset].train.epochs) if config.scheduler == "asha" else None
+    )
     if scheduler is not None:
         scheduler.prime([row["val_curve"] for row in rows if row["val_curve"]])
     display = ProgressDisplay(progress, config, quiet=quiet)
@@ -323,18 +358,30 @@ def run_search(
         progress.running = n
 
     searcher = tune_glue.StrategySearcher(
-        strategy, trials=config.trials, concurrency=config.concurrency, deadline=deadline,
-        request=lambda proposal: tune_glue.candidate_request(proposal, config), record=record,
-        scheduler=scheduler, on_running=set_running,
+        strategy,
+        trials=config.trials,
+        concurrency=config.concurrency,
+        deadline=deadline,
+        request=lambda proposal: tune_glue.candidate_request(proposal, config),
+        record=record,
+        scheduler=scheduler,
+        on_running=set_running,
     )
     # A custom searcher gets one pending trial at a time unless this is raised (Tune reads it at fit()).
     os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = str(config.concurrency)
-    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"  # the new output engine prints even at verbose=0; ours is nas.progress
+    os.environ["RAY_AIR_NEW_OUTPUT"] = (
+        "0"  # the new output engine prints even at verbose=0; ours is nas.search.live_display
+    )
     tuner = tune.Tuner(
         tune_glue.make_trainable(evaluator, config.cpus_per_trial, config.gpus_per_trial),
-        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=-1, reuse_actors=True,
-                                    trial_name_creator=lambda t: f"candidate_{t.trial_id}",
-                                    trial_dirname_creator=lambda t: f"candidate_{t.trial_id}"),
+        tune_config=tune.TuneConfig(
+            search_alg=searcher,
+            scheduler=scheduler,
+            num_samples=-1,
+            reuse_actors=True,
+            trial_name_creator=lambda t: f"candidate_{t.trial_id}",
+            trial_dirname_creator=lambda t: f"candidate_{t.trial_id}",
+        ),
         run_config=tune.RunConfig(
             name=f"attempt-{state.attempts}",
             storage_path=str(run.path / "ray"),
@@ -355,7 +402,7 @@ def run_search(
 
 def refresh_pictures(run: RunFolder) -> None:
     """Pictures are a convenience: a failure to draw is reported, never a failure of the finished search."""
-    from nas.plots import refresh_run_pictures
+    from nas.viz.progress_plot import refresh_run_pictures
 
     try:
         refresh_run_pictures(run)

@@ -26,14 +26,24 @@ class ProgressDisplay:
     def __rich__(self):
         p = self.progress
         total = f"/{p.total}" if p.total is not None else ""
-        counts = (f"done {p.done}{total} · running {p.running} · failed {p.failed} · stopped early {p.stopped} · "
-                  f"elapsed {_duration(p.elapsed())} · remaining ~{_duration(p.eta_s())}")
-        lines = [Text(f"{self.config.name}: {self.config.strategy} on {self.config.space}", style="bold"), Text(counts)]
+        counts = (
+            f"done {p.done}{total} · running {p.running} · failed {p.failed} · stopped early {p.stopped} · "
+            f"elapsed {_duration(p.elapsed())} · remaining ~{_duration(p.eta_s())}"
+        )
+        lines = [
+            Text(f"{self.config.name}: {self.config.strategy} on {self.config.space}", style="bold"),
+            Text(counts),
+        ]
         if p.best is None:
             lines.append(Text("best validation accuracy: none yet"))
         else:
-            lines.append(Text(f"best validation accuracy {100 * p.best['val_accuracy']:.2f}% "
-                              f"({p.best['trial_id']}, hash {p.best['arch_hash']}):", style="green"))
+            lines.append(
+                Text(
+                    f"best validation accuracy {100 * p.best['val_accuracy']:.2f}% "
+                    f"({p.best['trial_id']}, hash {p.best['arch_hash']}):",
+                    style="green",
+                )
+            )
             lines.append(Text(self._arch_text(p.best["arch"])))
         return Group(*lines)
 
@@ -50,8 +60,12 @@ class ProgressDisplay:
         if self.quiet:
             accuracy = "-" if row.get("val_accuracy") is None else f"{100 * row['val_accuracy']:.2f}%"
             error = f" error={row['error']}" if row.get("error") else ""
-            print(f"{row['trial_id']} {row['status']} val_accuracy={accuracy} hash={row['arch_hash']} "
-                  f"done={self.progress.done}{error}", file=sys.stderr, flush=True)
+            print(
+                f"{row['trial_id']} {row['status']} val_accuracy={accuracy} hash={row['arch_hash']} "
+                f"done={self.progress.done}{error}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def __enter__(self) -> ProgressDisplay:
         if not self.quiet:

@@ -17,12 +17,12 @@ import torch
 
 import search_spaces
 from nas.atomic import write_json
-from nas.checkpoint import Checkpoint, save_checkpoint
-from nas.data import load_splits, stratified_sample
 from nas.errors import UserError
-from nas.presets import PRESETS, Preset
-from nas.run_folder import DEFAULT_RESULTS_DIR, RunFolder, open_run
-from nas.trainer import evaluate, train_candidate
+from nas.search.run_folder import DEFAULT_RESULTS_DIR, RunFolder, open_run
+from nas.train.checkpoint import Checkpoint, save_checkpoint
+from nas.train.data import load_splits, stratified_sample
+from nas.train.presets import PRESETS, Preset
+from nas.train.trainer import evaluate, train_candidate
 from search_spaces import Architecture, ArchitectureError, canonical_hash
 
 
@@ -35,8 +35,13 @@ class FinalTarget:
     folder: Path
 
 
-def resolve_target(run: str | None, *, results_dir: str | os.PathLike | None = None,
-                   arch_file: str | os.PathLike | None = None, output: str | os.PathLike | None = None) -> FinalTarget:
+def resolve_target(
+    run: str | None,
+    *,
+    results_dir: str | os.PathLike | None = None,
+    arch_file: str | os.PathLike | None = None,
+    output: str | os.PathLike | None = None,
+) -> FinalTarget:
     """The run's best candidate by validation accuracy, or the architecture in `arch_file`. The space's options
     come from the run's config.json when there is a run, else the space's defaults."""
     if run is None and arch_file is None:
@@ -49,8 +54,10 @@ def resolve_target(run: str | None, *, results_dir: str | os.PathLike | None = N
     if arch_file is not None:
         text = _read_arch_file(Path(arch_file))
         if space_name is not None and text.get("space") != space_name:
-            raise UserError(f"{arch_file} is a {text.get('space')!r} architecture but run {folder.name} searched "
-                            f"{space_name!r}; pass an architecture of that space or leave out RUN")
+            raise UserError(
+                f"{arch_file} is a {text.get('space')!r} architecture but run {folder.name} searched "
+                f"{space_name!r}; pass an architecture of that space or leave out RUN"
+            )
         arch = _arch(text, space_options, str(arch_file))
     else:
         row = folder.candidate(1)
@@ -58,18 +65,30 @@ def resolve_target(run: str | None, *, results_dir: str | os.PathLike | None = N
     if folder is not None:
         target = folder.path
     else:
-        target = Path(output) if output is not None else Path(results_dir or DEFAULT_RESULTS_DIR) / f"final-{canonical_hash(arch)}"
+        target = (
+            Path(output)
+            if output is not None
+            else Path(results_dir or DEFAULT_RESULTS_DIR) / f"final-{canonical_hash(arch)}"
+        )
     return FinalTarget(arch, space_options, target)
 
 
-def run_final(target: FinalTarget, preset: str | Preset = "final", *, data_path: str | os.PathLike | None = None,
-              seed: int = 0, device: str | None = None) -> dict[str, Any]:
+def run_final(
+    target: FinalTarget,
+    preset: str | Preset = "final",
+    *,
+    data_path: str | os.PathLike | None = None,
+    seed: int = 0,
+    device: str | None = None,
+) -> dict[str, Any]:
     """Train, test, then write final.pt and final.json (in that order, each atomically) into `target.folder`.
     Returns the record. Nothing is written when training fails."""
     preset = resolve_preset(preset)
     dev = resolve_device_option(device)
     space = search_spaces.make_space(target.arch.space, **target.space_options)
-    data = load_splits(data_path, seed=seed, val_size=0, train_subset=preset.train.train_subset, include_test=True)
+    data = load_splits(
+        data_path, seed=seed, val_size=0, train_subset=preset.train.train_subset, include_test=True
+    )
     test_x, test_y = data.test_images, data.test_labels
     if preset.train.test_subset is not None and preset.train.test_subset < len(test_y):
         keep = stratified_sample(test_y, preset.train.test_subset, np.random.default_rng(seed))
@@ -117,14 +136,20 @@ def run_final(target: FinalTarget, preset: str | Preset = "final", *, data_path:
         "finished_at": time.time(),
     }
     folder = RunFolder(target.folder)
-    save_checkpoint(folder.final_checkpoint_path, Checkpoint(
-        arch=target.arch,
-        space_options=target.space_options,
-        model_config=preset.model,
-        state_dict=dict(result.state_dict),
-        metadata={k: record[k] for k in ("test_accuracy", "test_accuracy_tta", "seed", "device", "torch_version")}
-        | {"preset": preset.name},
-    ))
+    save_checkpoint(
+        folder.final_checkpoint_path,
+        Checkpoint(
+            arch=target.arch,
+            space_options=target.space_options,
+            model_config=preset.model,
+            state_dict=dict(result.state_dict),
+            metadata={
+                k: record[k]
+                for k in ("test_accuracy", "test_accuracy_tta", "seed", "device", "torch_version")
+            }
+            | {"preset": preset.name},
+        ),
+    )
     write_json(folder.final_record_path, record)
     return record
 

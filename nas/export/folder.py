@@ -35,10 +35,10 @@ from torch import nn
 
 import search_spaces
 from nas import __version__
-from nas.checkpoint import load_checkpoint
-from nas.codegen import generate_source, remap_state_dict
 from nas.errors import UserError
-from nas.presets import PRESETS
+from nas.export.codegen import generate_source, remap_state_dict
+from nas.train.checkpoint import load_checkpoint
+from nas.train.presets import PRESETS
 from search_spaces import Architecture, ArchitectureError, ModelConfig, canonical_hash
 
 FORMATS = ("py", "torchscript", "onnx")
@@ -54,7 +54,9 @@ class ExportSource:
     space_options: dict[str, Any]
     model_config: ModelConfig
     state_dict: dict[str, torch.Tensor] | None  # None: freshly initialised
-    origin: dict[str, Any] = field(default_factory=dict)  # run, rank, weights, test accuracy... for metadata.json
+    origin: dict[str, Any] = field(
+        default_factory=dict
+    )  # run, rank, weights, test accuracy... for metadata.json
     warning: str | None = None  # something the user should hear about (untrained weights)
 
 
@@ -92,7 +94,7 @@ def resolve_source(
 ) -> ExportSource:
     """Choose the architecture (rank K of a run, an --arch file, or the --weights checkpoint's own) and its
     weights: --weights, else the run's final.pt when it holds this architecture, else fresh ones."""
-    from nas.run_folder import open_run
+    from nas.search.run_folder import open_run
 
     if rank is not None and arch is not None:
         raise UserError("--rank and --arch both choose the architecture; pass only one")
@@ -129,10 +131,13 @@ def resolve_source(
                 f"--weights {weights} holds architecture {canonical_hash(checkpoint.arch)}, not the chosen "
                 f"{canonical_hash(chosen)}; pass the checkpoint trained for this architecture"
             )
-        origin.update(weights=str(Path(weights).resolve()), test_accuracy=checkpoint.metadata.get("test_accuracy"))
+        origin.update(
+            weights=str(Path(weights).resolve()), test_accuracy=checkpoint.metadata.get("test_accuracy")
+        )
         # The checkpoint's own arch, not an isomorphic relabelling of it: its weights follow its block order.
-        return ExportSource(checkpoint.arch, checkpoint.space_options, checkpoint.model_config,
-                            checkpoint.state_dict, origin)
+        return ExportSource(
+            checkpoint.arch, checkpoint.space_options, checkpoint.model_config, checkpoint.state_dict, origin
+        )
     assert chosen is not None
 
     if run is not None and run.final_checkpoint_path.is_file():
@@ -142,8 +147,13 @@ def resolve_source(
             if test_accuracy is None:
                 test_accuracy = checkpoint.metadata.get("test_accuracy")
             origin.update(weights=str(run.final_checkpoint_path.resolve()), test_accuracy=test_accuracy)
-            return ExportSource(checkpoint.arch, checkpoint.space_options, checkpoint.model_config,
-                                checkpoint.state_dict, origin)
+            return ExportSource(
+                checkpoint.arch,
+                checkpoint.space_options,
+                checkpoint.model_config,
+                checkpoint.state_dict,
+                origin,
+            )
 
     where = f"run {run.name} has no final.pt for it" if run is not None else "no --weights given"
     origin.update(weights=None, test_accuracy=None)
@@ -255,11 +265,20 @@ def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(model, (example,), str(path), dynamo=dynamo, verbose=False,
-                              input_names=["images"], output_names=["logits"], external_data=False)
+            torch.onnx.export(
+                model,
+                (example,),
+                str(path),
+                dynamo=dynamo,
+                verbose=False,
+                input_names=["images"],
+                output_names=["logits"],
+                external_data=False,
+            )
     except ImportError as e:  # a torch without the older exporter asks for onnxscript here
-        raise UserError(f"--format onnx: torch's ONNX exporter needs {e.name or 'onnxscript'}: "
-                        "pip install onnxscript") from None
+        raise UserError(
+            f"--format onnx: torch's ONNX exporter needs {e.name or 'onnxscript'}: pip install onnxscript"
+        ) from None
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
 
 
@@ -324,7 +343,9 @@ def export(
                 _check_same(reference, generated(example), "the generated model.py")
             if "torchscript" in formats:
                 with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # torch.jit is deprecated but still what many runtimes load
+                    warnings.simplefilter(
+                        "ignore"
+                    )  # torch.jit is deprecated but still what many runtimes load
                     scripted = torch.jit.script(generated)
                     scripted.save(str(tmp / "model.torchscript.pt"))
                     reloaded = torch.jit.load(str(tmp / "model.torchscript.pt"))
@@ -395,8 +416,12 @@ def load(path: str | os.PathLike) -> nn.Module:
         raise UserError(f"no export folder at {path}; make one with `nas export RUN -o {path}`")
     if (path / "model.py").is_file() and (path / "weights.pt").is_file():
         model = import_model_file(path / "model.py").Network()
-        model.load_state_dict(torch.load(path / "weights.pt", map_location="cpu", weights_only=True), strict=True)
+        model.load_state_dict(
+            torch.load(path / "weights.pt", map_location="cpu", weights_only=True), strict=True
+        )
         return model.eval()
     if (path / "model.torchscript.pt").is_file():
         return torch.jit.load(str(path / "model.torchscript.pt"), map_location="cpu").eval()
-    raise UserError(f"{path} holds no model.py with weights.pt and no model.torchscript.pt; is it a nas export?")
+    raise UserError(
+        f"{path} holds no model.py with weights.pt and no model.torchscript.pt; is it a nas export?"
+    )

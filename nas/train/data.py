@@ -173,7 +173,9 @@ def _detect(path: Path) -> tuple[str, list[Path], list[Path]]:
         if train and test:
             return "parquet", train, test
     if (path / "train").is_dir() and (path / "test").is_dir():
-        train, test = (sorted(f for f in (path / split).glob("*/*") if f.is_file()) for split in ("train", "test"))
+        train, test = (
+            sorted(f for f in (path / split).glob("*/*") if f.is_file()) for split in ("train", "test")
+        )
         if train and test:
             return "folder", train, test
     raise UserError(
@@ -209,13 +211,16 @@ def _read_cached(key: str, kind: str, path: Path, train_files: list[Path], test_
     reader = _read_parquet_split if kind == "parquet" else _read_folder_split
     train_x, train_y = reader(path, train_files)
     test_x, test_y = reader(path, test_files)
-    log.info("decoded %d images from %s in %.1f s", len(train_y) + len(test_y), path, time.perf_counter() - start)
+    log.info(
+        "decoded %d images from %s in %.1f s", len(train_y) + len(test_y), path, time.perf_counter() - start
+    )
     try:
-        with atomic_path(cache) as tmp:
-            with open(tmp, "wb") as f:
-                np.savez(f, train_x=train_x, train_y=train_y, test_x=test_x, test_y=test_y)
+        with atomic_path(cache) as tmp, open(tmp, "wb") as f:
+            np.savez(f, train_x=train_x, train_y=train_y, test_x=test_x, test_y=test_y)
     except OSError as e:  # a read-only home must not stop training; it only makes the next start slower
-        log.warning("could not cache decoded CIFAR-10 at %s (%s); set NAS_CACHE_DIR to a writable folder", cache, e)
+        log.warning(
+            "could not cache decoded CIFAR-10 at %s (%s); set NAS_CACHE_DIR to a writable folder", cache, e
+        )
     return Cifar10(*(_readonly(a) for a in (train_x, train_y, test_x, test_y)), source=source)
 
 
@@ -229,12 +234,16 @@ def _read_parquet_split(root: Path, files: list[Path]) -> tuple[np.ndarray, np.n
         try:
             table = pq.read_table(f)
         except Exception as e:
-            raise UserError(f"{f} is not a readable Parquet file ({type(e).__name__}: {e}); {DATA_HELP}") from None
+            raise UserError(
+                f"{f} is not a readable Parquet file ({type(e).__name__}: {e}); {DATA_HELP}"
+            ) from None
         names = table.column_names
         image_col = next((c for c in ("img", "image") if c in names), None)
         label_col = next((c for c in ("label", "labels") if c in names), None)
         if image_col is None or label_col is None:
-            raise UserError(f"{f} has columns {names}; expected an image column (img or image) and label; {DATA_HELP}")
+            raise UserError(
+                f"{f} has columns {names}; expected an image column (img or image) and label; {DATA_HELP}"
+            )
         column = table.column(image_col).combine_chunks()
         if pa.types.is_struct(column.type):
             column = column.field("bytes")
@@ -249,9 +258,13 @@ def _read_folder_split(root: Path, files: list[Path]) -> tuple[np.ndarray, np.nd
     index = {name: i for i, name in enumerate(all_classes)}
     unknown = [c for c in classes if c not in index]
     if unknown:
-        raise UserError(f"{root / 'test'} has classes {unknown} that {root / 'train'} lacks; the two must match")
+        raise UserError(
+            f"{root / 'test'} has classes {unknown} that {root / 'train'} lacks; the two must match"
+        )
     blobs = [f.read_bytes() for f in files]
-    return _decode(blobs, [str(f) for f in files], root), np.array([index[f.parent.name] for f in files], np.int64)
+    return _decode(blobs, [str(f) for f in files], root), np.array(
+        [index[f.parent.name] for f in files], np.int64
+    )
 
 
 def _labels(values: list, where: Path) -> np.ndarray:
@@ -286,10 +299,14 @@ def _decode(blobs: list[bytes | None], names: list[str], where: Path) -> np.ndar
                 with Image.open(io.BytesIO(blob)) as img:
                     images.append(np.asarray(img.convert("RGB")))
             except Exception as e:
-                raise UserError(f"{name(i)} is not a readable image ({type(e).__name__}: {e}); {DATA_HELP}") from None
+                raise UserError(
+                    f"{name(i)} is not a readable image ({type(e).__name__}: {e}); {DATA_HELP}"
+                ) from None
     for i, img in enumerate(images):
         if img.shape != IMAGE_SHAPE:
-            raise UserError(f"{name(i)} is {img.shape[1]}x{img.shape[0]} pixels; CIFAR-10 images must be 32x32")
+            raise UserError(
+                f"{name(i)} is {img.shape[1]}x{img.shape[0]} pixels; CIFAR-10 images must be 32x32"
+            )
     return np.stack(images)
 
 
@@ -304,8 +321,9 @@ def _decode_jpegs(blobs: list[bytes]) -> list[np.ndarray] | None:
             warnings.simplefilter("ignore", DeprecationWarning)
             from torchvision.io import ImageReadMode, decode_jpeg
 
-            decoded = decode_jpeg([torch.frombuffer(bytearray(b), dtype=torch.uint8) for b in blobs],
-                                  mode=ImageReadMode.RGB)
+            decoded = decode_jpeg(
+                [torch.frombuffer(bytearray(b), dtype=torch.uint8) for b in blobs], mode=ImageReadMode.RGB
+            )
     except Exception:  # no decoder in this build, or a damaged file: PIL names the culprit
         return None
     return [img.permute(1, 2, 0).numpy() for img in decoded]
@@ -324,7 +342,9 @@ def _read_batches(folder: Path) -> Cifar10:
         except FileNotFoundError:
             raise UserError(f"{f} is missing; {DATA_HELP}") from None
         except Exception as e:
-            raise UserError(f"{f} is not a readable CIFAR-10 batch ({type(e).__name__}: {e}); {DATA_HELP}") from None
+            raise UserError(
+                f"{f} is not a readable CIFAR-10 batch ({type(e).__name__}: {e}); {DATA_HELP}"
+            ) from None
         return x, y
 
     parts = [read(f"data_batch_{i}") for i in range(1, 6)]
@@ -357,10 +377,20 @@ def _download(root: Path) -> Path:
     try:
         CIFAR10(str(root), train=True, download=True)
     except Exception as e:
-        raise UserError(f"downloading CIFAR-10 into {root} failed ({type(e).__name__}: {e}); {DATA_HELP}") from None
+        raise UserError(
+            f"downloading CIFAR-10 into {root} failed ({type(e).__name__}: {e}); {DATA_HELP}"
+        ) from None
     finally:
         socket.setdefaulttimeout(previous)
     return folder
 
 
-__all__ = ["CLASS_NAMES", "Cifar10", "Splits", "cache_dir", "load_cifar10", "load_splits", "stratified_sample"]
+__all__ = [
+    "CLASS_NAMES",
+    "Cifar10",
+    "Splits",
+    "cache_dir",
+    "load_cifar10",
+    "load_splits",
+    "stratified_sample",
+]

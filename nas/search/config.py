@@ -23,14 +23,14 @@ class SearchConfig:
     strategy_options: dict[str, Any] = field(default_factory=dict)  # e.g. population, sample_size
     space: str = "nasnet"
     space_options: dict[str, Any] = field(default_factory=dict)  # e.g. ops, num_blocks
-    preset: str = "proxy"  # nas.presets name: how each candidate is trained
+    preset: str = "proxy"  # nas.train.presets name: how each candidate is trained
     trials: int | None = 100  # candidates to evaluate; None: until the time budget ends
     time_budget_s: float | None = None  # no new candidate starts after this; those in flight finish
     concurrency: int | None = None  # candidates in flight; None: as many as the resources allow
     gpus_per_trial: float | None = None  # None: 0.25 when the cluster has GPUs (4 candidates per GPU), else 0
     cpus_per_trial: float = 1.0
     scheduler: str = "none"  # "asha": stop weak candidates early (Li et al. 2020)
-    data: str | None = None  # CIFAR-10 location (see nas.data); None: torchvision's download cache
+    data: str | None = None  # CIFAR-10 location (see nas.train.data); None: torchvision's download cache
     val_size: int = 5000  # training images held out to rank candidates (stratified, the same for all)
     seed: int = 0
     dedupe: bool = True  # answer already-evaluated architectures from a cache
@@ -53,7 +53,9 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise UserError(f"config file {path} is not valid TOML: {e}") from None
     unknown = sorted(set(data) - FIELDS)
     if unknown:
-        raise UserError(f"config file {path}: unknown keys {', '.join(unknown)}; known keys: {', '.join(sorted(FIELDS))}")
+        raise UserError(
+            f"config file {path}: unknown keys {', '.join(unknown)}; known keys: {', '.join(sorted(FIELDS))}"
+        )
     return data
 
 
@@ -61,7 +63,7 @@ def make_config(values: dict[str, Any]) -> SearchConfig:
     """Build and validate; every problem is a one-line UserError that names the setting."""
     import search_spaces
     import strategies
-    from nas.presets import PRESETS
+    from nas.train.presets import PRESETS
 
     unknown = sorted(set(values) - FIELDS)
     if unknown:
@@ -77,9 +79,15 @@ def make_config(values: dict[str, Any]) -> SearchConfig:
     if not _NAME.match(config.name):
         fail("name", f"{config.name!r} must be letters, digits, '.', '_' or '-' (it names the run folder)")
     if config.strategy not in strategies.STRATEGIES:
-        fail("strategy", f"unknown strategy {config.strategy!r}; choose one of {', '.join(sorted(strategies.STRATEGIES))}")
+        fail(
+            "strategy",
+            f"unknown strategy {config.strategy!r}; choose one of {', '.join(sorted(strategies.STRATEGIES))}",
+        )
     if config.space not in search_spaces.SPACES:
-        fail("space", f"unknown search space {config.space!r}; choose one of {', '.join(sorted(search_spaces.SPACES))}")
+        fail(
+            "space",
+            f"unknown search space {config.space!r}; choose one of {', '.join(sorted(search_spaces.SPACES))}",
+        )
     try:
         search_spaces.make_space(config.space, **config.space_options)
     except (TypeError, ValueError) as e:
@@ -95,7 +103,10 @@ def make_config(values: dict[str, Any]) -> SearchConfig:
     if config.concurrency is not None and config.concurrency < 1:
         fail("concurrency", f"{config.concurrency} must be at least 1")
     if config.gpus_per_trial is not None and not 0 <= config.gpus_per_trial <= 8:
-        fail("gpus_per_trial", f"{config.gpus_per_trial} must be between 0 and 8 (0.25 puts 4 candidates on a GPU)")
+        fail(
+            "gpus_per_trial",
+            f"{config.gpus_per_trial} must be between 0 and 8 (0.25 puts 4 candidates on a GPU)",
+        )
     if config.cpus_per_trial <= 0:
         fail("cpus_per_trial", f"{config.cpus_per_trial} must be positive")
     if config.scheduler not in SCHEDULERS:

@@ -11,12 +11,12 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from nas.atomic import atomic_path  # noqa: E402
-from nas.errors import UserError  # noqa: E402
-from nas.run_folder import RunFolder  # noqa: E402
+from nas.atomic import atomic_path
+from nas.errors import UserError
+from nas.search.run_folder import RunFolder
 
 
 def save_figure(fig, path: str | os.PathLike) -> None:
@@ -67,8 +67,10 @@ class RunProgress:
 
     @classmethod
     def of(cls, run: RunFolder) -> RunProgress:
-        trials = sorted(run.trials(), key=lambda t: (t.get("finished_at") is None, t.get("finished_at") or 0.0,
-                                                     t.get("proposal") or 0))
+        trials = sorted(
+            run.trials(),
+            key=lambda t: (t.get("finished_at") is None, t.get("finished_at") or 0.0, t.get("proposal") or 0),
+        )
         try:
             config = run.config()
         except UserError:
@@ -104,7 +106,9 @@ def plot_progress(runs: Sequence[RunFolder], path: str | os.PathLike, title: str
     progress = [RunProgress.of(run) for run in runs]
     if not any(p.completed for p in progress):
         names = ", ".join(run.name for run in runs)
-        raise UserError(f"nothing to plot: no completed candidates yet in {names}; wait for results or check trials")
+        raise UserError(
+            f"nothing to plot: no completed candidates yet in {names}; wait for results or check trials"
+        )
     fig, (by_count, by_time, by_size) = plt.subplots(1, 3, figsize=(16, 4.8))
     colours = plt.get_cmap("tab10")
     for i, p in enumerate(progress):
@@ -118,25 +122,63 @@ def plot_progress(runs: Sequence[RunFolder], path: str | os.PathLike, title: str
         by_time.step(p.minutes(), best, where="post", color=colour, linewidth=2, label=label)
 
         sized = [t for t in p.completed if t.get("params")]
-        by_size.scatter([t["params"] / 1e6 for t in sized], [100 * t["val_accuracy"] for t in sized], s=22,
-                        color=colour, alpha=0.7)
+        by_size.scatter(
+            [t["params"] / 1e6 for t in sized],
+            [100 * t["val_accuracy"] for t in sized],
+            s=22,
+            color=colour,
+            alpha=0.7,
+        )
         stopped = [t for t in p.stopped if t.get("params")]
-        by_size.scatter([t["params"] / 1e6 for t in stopped], [100 * t["val_accuracy"] for t in stopped], s=22,
-                        facecolors="none", edgecolors=colour, alpha=0.8)
+        by_size.scatter(
+            [t["params"] / 1e6 for t in stopped],
+            [100 * t["val_accuracy"] for t in stopped],
+            s=22,
+            facecolors="none",
+            edgecolors=colour,
+            alpha=0.8,
+        )
         win = p.winner()
         if win.get("params"):
-            by_size.scatter([win["params"] / 1e6], [100 * win["val_accuracy"]], marker="*", s=280, color=colour,
-                            edgecolors="black", linewidths=0.8, zorder=5)
+            by_size.scatter(
+                [win["params"] / 1e6],
+                [100 * win["val_accuracy"]],
+                marker="*",
+                s=280,
+                color=colour,
+                edgecolors="black",
+                linewidths=0.8,
+                zorder=5,
+            )
 
     # Colour already names the run (left panels); this key only says what the marker shapes mean.
     grey = "#666666"
-    by_size.legend(handles=[
-        Line2D([], [], linestyle="", marker="o", color=grey, label="completed"),
-        Line2D([], [], linestyle="", marker="o", markerfacecolor="none", color=grey,
-               label="stopped early (partial training)"),
-        Line2D([], [], linestyle="", marker="*", markersize=14, markeredgecolor="black", color=grey,
-               label="best of its run"),
-    ], fontsize=8, loc="best")
+    by_size.legend(
+        handles=[
+            Line2D([], [], linestyle="", marker="o", color=grey, label="completed"),
+            Line2D(
+                [],
+                [],
+                linestyle="",
+                marker="o",
+                markerfacecolor="none",
+                color=grey,
+                label="stopped early (partial training)",
+            ),
+            Line2D(
+                [],
+                [],
+                linestyle="",
+                marker="*",
+                markersize=14,
+                markeredgecolor="black",
+                color=grey,
+                label="best of its run",
+            ),
+        ],
+        fontsize=8,
+        loc="best",
+    )
     by_count.set_xlabel("completed candidates (in order of arrival)")
     by_time.set_xlabel("wall time since the first result (minutes)")
     by_size.set_xlabel("parameters (millions, log scale)")
@@ -144,8 +186,7 @@ def plot_progress(runs: Sequence[RunFolder], path: str | os.PathLike, title: str
         by_size.set_xscale("log")  # only with something to scale: an empty log axis is an error in matplotlib
     # Plain numbers on the log axis; minor ticks labelled at 2, 3 and 5 only so they never run together.
     by_size.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
-    by_size.xaxis.set_minor_formatter(FuncFormatter(
-        lambda x, _: f"{x:g}" if f"{x:.0e}"[0] in "235" else ""))
+    by_size.xaxis.set_minor_formatter(FuncFormatter(lambda x, _: f"{x:g}" if f"{x:.0e}"[0] in "235" else ""))
     for ax in (by_count, by_time):
         ax.set_ylabel("best validation accuracy so far (%)")
         ax.legend(fontsize=8, loc="lower right")
@@ -157,7 +198,8 @@ def plot_progress(runs: Sequence[RunFolder], path: str | os.PathLike, title: str
         ax.grid(alpha=0.3)
     counts = "; ".join(
         f"{p.label}: {len(p.completed)} completed, {len(p.stopped)} stopped early, {p.failed} failed (not shown)"
-        for p in progress)
+        for p in progress
+    )
     fig.text(0.5, -0.02, counts, ha="center", va="top", fontsize=9, color="#444444", wrap=True)
     if title:
         fig.suptitle(title)
@@ -168,8 +210,10 @@ def plot_progress(runs: Sequence[RunFolder], path: str | os.PathLike, title: str
 
 def candidate_caption(run: RunFolder, trial: dict[str, Any], rank: int) -> str:
     params = f", {trial['params'] / 1e6:.2f}M params" if trial.get("params") else ""
-    return (f"{run.name}: rank {rank} of {len(run.ranked())} completed, validation accuracy "
-            f"{100 * trial['val_accuracy']:.2f}%{params} (trial {trial['trial_id']}, hash {trial['arch_hash']})")
+    return (
+        f"{run.name}: rank {rank} of {len(run.ranked())} completed, validation accuracy "
+        f"{100 * trial['val_accuracy']:.2f}%{params} (trial {trial['trial_id']}, hash {trial['arch_hash']})"
+    )
 
 
 def candidate_arch(trial: dict[str, Any]):
@@ -178,20 +222,26 @@ def candidate_arch(trial: dict[str, Any]):
     try:
         return search_spaces.arch_from_json(trial["arch"])
     except (search_spaces.ArchitectureError, TypeError) as e:
-        raise UserError(f"trial {trial.get('trial_id')}: its arch cannot be read ({e}); is trials.parquet from "
-                        "another version of nas?") from None
+        raise UserError(
+            f"trial {trial.get('trial_id')}: its arch cannot be read ({e}); is trials.parquet from "
+            "another version of nas?"
+        ) from None
 
 
 def refresh_run_pictures(run: RunFolder) -> list[Path]:
     """Rewrite RUN/progress.png and RUN/best_cell.png (atomically); returns the files written. A run with no
     completed candidate yet gets none, so a search may call this at any point."""
-    from nas.cell_diagram import save_cell_diagram
+    from nas.viz.cell_diagram import save_cell_diagram
 
     ranked = run.ranked()
     if not ranked:
         return []
     progress = plot_progress([run], run.progress_plot_path)
     best = ranked[0]
-    cell = save_cell_diagram(candidate_arch(best), run.best_cell_path, title=f"Best cell of {run.name}",
-                             caption=candidate_caption(run, best, 1))
+    cell = save_cell_diagram(
+        candidate_arch(best),
+        run.best_cell_path,
+        title=f"Best cell of {run.name}",
+        caption=candidate_caption(run, best, 1),
+    )
     return [progress, cell]

@@ -17,7 +17,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
-from nas.plots import plt, save_figure
+from nas.viz.progress_plot import plt, save_figure
 
 X_GAP = 2.0  # data units between layers; room for curved edges to pass between nodes
 Y_GAP = 1.3  # data units between nodes of one layer
@@ -81,8 +81,9 @@ def op_style(op: str) -> dict[str, Any]:
 # -- layout --
 
 
-def layered_layout(g: nx.DiGraph | nx.MultiDiGraph, x_gap: float = X_GAP, y_gap: float = Y_GAP
-                   ) -> dict[Hashable, tuple[float, float]]:
+def layered_layout(
+    g: nx.DiGraph | nx.MultiDiGraph, x_gap: float = X_GAP, y_gap: float = Y_GAP
+) -> dict[Hashable, tuple[float, float]]:
     """Left-to-right positions: a node's layer is its longest path from a node with no inputs, output nodes take
     a layer of their own at the right, and nodes of a layer are ordered to cut crossings (barycenter sweeps).
     Every node's x is strictly greater than all of its predecessors' x."""
@@ -115,9 +116,11 @@ def layered_layout(g: nx.DiGraph | nx.MultiDiGraph, x_gap: float = X_GAP, y_gap:
     def sweep(order: Iterable[int], neighbours) -> None:
         for idx in order:
             nodes = layers[idx]
+
             def centre(node, nodes=nodes):
                 ys = [y[m] for m in neighbours(node)]
                 return -(sum(ys) / len(ys)) if ys else -y[node]
+
             nodes.sort(key=centre)  # stable: ties keep their order
             place(nodes)
 
@@ -153,7 +156,9 @@ def _edge_path(p, q, rad: float, half_p: tuple[float, float], half_q: tuple[floa
     def inside(centre, half):
         if half[0] == half[1]:  # circle
             return np.linalg.norm(pts - centre, axis=1) < half[0] + gap
-        return (np.abs(pts[:, 0] - centre[0]) < half[0] + gap) & (np.abs(pts[:, 1] - centre[1]) < half[1] + gap)
+        return (np.abs(pts[:, 0] - centre[0]) < half[0] + gap) & (
+            np.abs(pts[:, 1] - centre[1]) < half[1] + gap
+        )
 
     out_p = np.flatnonzero(~inside(p, half_p))
     out_q = np.flatnonzero(~inside(q, half_q))
@@ -197,7 +202,8 @@ def route_edges(g: nx.MultiDiGraph, pos: dict[Hashable, tuple[float, float]]) ->
                 for n in others:
                     hx, hy = halves[n]
                     inside = (np.abs(pts[:, 0] - centres[n][0]) < hx + 0.12) & (
-                        np.abs(pts[:, 1] - centres[n][1]) < hy + 0.12)
+                        np.abs(pts[:, 1] - centres[n][1]) < hy + 0.12
+                    )
                     cost += 100.0 * inside.sum()
                 for other in placed:
                     dist = np.linalg.norm(pts[:, None, :] - other[None, :, :], axis=2).min(axis=1)
@@ -249,12 +255,23 @@ class CellPlan:
         rads = route_edges(g, pos)
         pts = [np.asarray(p, float) for p in pos.values()]
         for u, v, key in g.edges(keys=True):
-            pts.extend(_arc_points(np.asarray(pos[u], float), np.asarray(pos[v], float), rads[(u, v, key)],
-                                   np.linspace(0, 1, 9)))
+            pts.extend(
+                _arc_points(
+                    np.asarray(pos[u], float),
+                    np.asarray(pos[v], float),
+                    rads[(u, v, key)],
+                    np.linspace(0, 1, 9),
+                )
+            )
         pts = np.array(pts)
         margin_x, margin_y = BOX_HALF[0] + 0.15, BOX_HALF[1] + 0.25
-        return cls(g, pos, rads, (pts[:, 0].min() - margin_x, pts[:, 0].max() + margin_x),
-                   (pts[:, 1].min() - margin_y, pts[:, 1].max() + margin_y))
+        return cls(
+            g,
+            pos,
+            rads,
+            (pts[:, 0].min() - margin_x, pts[:, 0].max() + margin_x),
+            (pts[:, 1].min() - margin_y, pts[:, 1].max() + margin_y),
+        )
 
 
 def draw_cell(ax, plan: CellPlan, title: str = "", xlim: tuple[float, float] | None = None) -> set[str]:
@@ -271,25 +288,47 @@ def draw_cell(ax, plan: CellPlan, title: str = "", xlim: tuple[float, float] | N
         style = NODE_STYLE.get(kind, NODE_STYLE["block"])
         if kind in ("input", "output"):
             hx, hy = BOX_HALF
-            patch = FancyBboxPatch((x - hx, y - hy), 2 * hx, 2 * hy, boxstyle="round,pad=0,rounding_size=0.12",
-                                   linewidth=1.5, zorder=3, **style)
+            patch = FancyBboxPatch(
+                (x - hx, y - hy),
+                2 * hx,
+                2 * hy,
+                boxstyle="round,pad=0,rounding_size=0.12",
+                linewidth=1.5,
+                zorder=3,
+                **style,
+            )
         else:
             patch = Circle((x, y), CIRCLE_R, linewidth=1.5, zorder=3, **style)
         ax.add_patch(patch)
         patches[node] = patch
-        ax.text(x, y, _node_text(str(data.get("label", node))), ha="center", va="center", fontsize=11, zorder=4)
+        ax.text(
+            x, y, _node_text(str(data.get("label", node))), ha="center", va="center", fontsize=11, zorder=4
+        )
 
     ops = set()
     for u, v, key, op in g.edges(keys=True, data="op"):
         ops.add(op)
         style = op_style(op)
-        path = _edge_path(pos[u], pos[v], plan.rads[(u, v, key)], _half_extent(g.nodes[u].get("kind")),
-                          _half_extent(g.nodes[v].get("kind")))
-        common = {"path": path, "mutation_scale": 17, "color": style["color"], "zorder": 2 if op != "none" else 1,
-                      "alpha": 1.0 if (u, v, key) in live or op == "none" else DEAD_ALPHA}
+        path = _edge_path(
+            pos[u],
+            pos[v],
+            plan.rads[(u, v, key)],
+            _half_extent(g.nodes[u].get("kind")),
+            _half_extent(g.nodes[v].get("kind")),
+        )
+        common = {
+            "path": path,
+            "mutation_scale": 17,
+            "color": style["color"],
+            "zorder": 2 if op != "none" else 1,
+            "alpha": 1.0 if (u, v, key) in live or op == "none" else DEAD_ALPHA,
+        }
         # The dashed shaft and a solid head are two patches: a dashed head is unreadable.
-        ax.add_patch(FancyArrowPatch(arrowstyle="-", linestyle=style["linestyle"], linewidth=style["linewidth"],
-                                     **common))
+        ax.add_patch(
+            FancyArrowPatch(
+                arrowstyle="-", linestyle=style["linestyle"], linewidth=style["linewidth"], **common
+            )
+        )
         ax.add_patch(FancyArrowPatch(arrowstyle="-|>", linewidth=0, **common))
 
     ax.set_xlim(*(xlim or plan.xlim))
@@ -319,8 +358,10 @@ def _cells(arch) -> dict[str, nx.MultiDiGraph]:
 def _legend_order(ops: set[str]) -> list[str]:
     known = list(OP_COLOURS)
     rank = {name: i for i, name in enumerate(known)}
-    named = sorted((op for op in ops if op not in ("concat", "none")),
-                   key=lambda op: (rank.get(_registry_name(op), len(known)), op))
+    named = sorted(
+        (op for op in ops if op not in ("concat", "none")),
+        key=lambda op: (rank.get(_registry_name(op), len(known)), op),
+    )
     return named + [op for op in ("concat", "none") if op in ops]
 
 
@@ -340,7 +381,8 @@ def cell_figure(arch, title: str = "", caption: str = ""):
         ops |= {op for *_, op in g.edges(data="op")}
     order = _legend_order(ops)
     notes = [n for n in (SPACE_NOTES.get(arch.space), caption) if n] + (
-        ["Faded edges lie on no path from the cell input to the output."] if dead else [])
+        ["Faded edges lie on no path from the cell input to the output."] if dead else []
+    )
 
     # Lay the figure out in inches, top to bottom, so text keeps its point size whatever the cells' shapes.
     panel_width = (xlim[1] - xlim[0]) * INCH_PER_UNIT
@@ -361,9 +403,17 @@ def cell_figure(arch, title: str = "", caption: str = ""):
         ax = fig.add_axes(((width - panel_width) / 2 / width, top / height, panel_width / width, h / height))
         draw_cell(ax, plan, title=name if len(plans) > 1 else "", xlim=xlim)
     labels = {"concat": "concat into the cell output", "none": "none (no connection; computes nothing)"}
-    fig.legend([Line2D([], [], **op_style(op)) for op in order], [labels.get(op, op) for op in order],
-               loc="upper center", bbox_to_anchor=(0.5, top / height), ncol=columns, fontsize=10, frameon=False,
-               handlelength=3, borderaxespad=0.2)
+    fig.legend(
+        [Line2D([], [], **op_style(op)) for op in order],
+        [labels.get(op, op) for op in order],
+        loc="upper center",
+        bbox_to_anchor=(0.5, top / height),
+        ncol=columns,
+        fontsize=10,
+        frameon=False,
+        handlelength=3,
+        borderaxespad=0.2,
+    )
     if notes:
         fig.text(0.5, notes_h / height, "\n".join(notes), ha="center", va="top", fontsize=9, color="#444444")
     if title:

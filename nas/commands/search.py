@@ -1,0 +1,143 @@
+"""`nas search` and `nas resume`: start or continue a search run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nas.commands.options import ResultsDir
+from nas.errors import UserError
+
+
+def search(
+    strategy: Annotated[
+        str | None, typer.Option(help="random, evolution or rl. [default: evolution]")
+    ] = None,
+    space: Annotated[str | None, typer.Option(help="nasnet or nb201. [default: nasnet]")] = None,
+    trials: Annotated[int | None, typer.Option(help="Candidates to evaluate. [default: 100]")] = None,
+    time_budget: Annotated[
+        float | None, typer.Option("--time-budget", help="Seconds after which no new candidate starts.")
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(help="Run name: the folder under --results-dir. [default: STRATEGY-SPACE-SEED]"),
+    ] = None,
+    gpus_per_trial: Annotated[
+        float | None,
+        typer.Option(help="GPU share per candidate; 0.25 puts 4 on a GPU. [default: 0.25 with GPUs, else 0]"),
+    ] = None,
+    cpus_per_trial: Annotated[float | None, typer.Option(help="CPUs per candidate. [default: 1]")] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Candidates in flight. [default: as many as the resources allow]")
+    ] = None,
+    scheduler: Annotated[str | None, typer.Option(help="none or asha (stop weak candidates early).")] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(help="Training preset per candidate: smoke, proxy or final. [default: proxy]"),
+    ] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            help="CIFAR-10 folder (parquet, cifar-10-batches-py or image folders).", envvar="NAS_DATA"
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the strategy and of candidate training. [default: 0]")
+    ] = None,
+    val_size: Annotated[
+        int | None, typer.Option(help="Training images held out to rank candidates. [default: 5000]")
+    ] = None,
+    no_dedupe: Annotated[
+        bool, typer.Option("--no-dedupe", help="Evaluate architectures seen before again.")
+    ] = False,
+    results_dir: ResultsDir = None,
+    config: Annotated[
+        Path | None, typer.Option(help="TOML file with any of these settings; flags override it.")
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster address (default: start a local Ray).", envvar="RAY_ADDRESS"),
+    ] = None,
+    resume: Annotated[
+        str | None, typer.Option(help="Continue the run of this name (or folder) where it stopped.")
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="One log line per candidate instead of a live display.")
+    ] = False,
+) -> None:
+    """Search for an architecture: the strategy proposes, Ray Tune trains candidates in parallel."""
+    from nas.search import config as run_config
+    from nas.search.driver import run_search
+
+    flags = {
+        "strategy": strategy,
+        "space": space,
+        "trials": trials,
+        "time_budget_s": time_budget,
+        "name": name,
+        "gpus_per_trial": gpus_per_trial,
+        "cpus_per_trial": cpus_per_trial,
+        "concurrency": concurrency,
+        "scheduler": scheduler,
+        "preset": preset,
+        "data": data,
+        "seed": seed,
+        "address": address,
+        "val_size": val_size,
+        "dedupe": False if no_dedupe else None,
+    }
+    given = {k: v for k, v in flags.items() if v is not None}
+    if resume is not None:
+        changeable = {"trials", "time_budget_s", "address"}
+        fixed = sorted(set(given) - changeable) + (["config"] if config else [])
+        if fixed:
+            raise UserError(
+                f"--resume continues with the run's saved settings; only --trials, --time-budget and "
+                f"--address may be given with it, not {', '.join('--' + f.replace('_', '-') for f in fixed)}"
+            )
+        outcome = run_search(resume=resume, results_dir=results_dir, overrides=given, quiet=quiet)
+    else:
+        values = run_config.load_toml(config) if config else {}
+        values.update(given)
+        values.setdefault(
+            "name",
+            "{}-{}-{}".format(
+                values.get("strategy", "evolution"), values.get("space", "nasnet"), values.get("seed", 0)
+            ),
+        )
+        outcome = run_search(run_config.make_config(values), results_dir=results_dir, quiet=quiet)
+    _print_outcome(outcome)
+
+
+def resume(
+    run: Annotated[str, typer.Argument(help="Run name or folder.")],
+    trials: Annotated[int | None, typer.Option(help="New total number of candidates.")] = None,
+    time_budget: Annotated[
+        float | None, typer.Option("--time-budget", help="New total time budget, seconds.")
+    ] = None,
+    results_dir: ResultsDir = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Continue an interrupted search (same as `nas search --resume RUN`)."""
+    from nas.search.driver import run_search
+
+    overrides = {k: v for k, v in {"trials": trials, "time_budget_s": time_budget}.items() if v is not None}
+    _print_outcome(run_search(resume=run, results_dir=results_dir, overrides=overrides, quiet=quiet))
+
+
+def _print_outcome(outcome) -> None:
+    p = outcome.progress
+    best = "none" if p.best is None else f"{100 * p.best['val_accuracy']:.2f}% ({p.best['trial_id']})"
+    state = (
+        "finished"
+        if outcome.finished
+        else f"stopped early; continue with `nas search --resume {outcome.run.name}`"
+    )
+    typer.echo(
+        f"{outcome.run.path}: {p.completed} completed, {p.failed} failed, {p.stopped} stopped early; "
+        f"best validation accuracy {best}; {state}"
+    )
+    if not outcome.finished:
+        raise typer.Exit(130)  # interrupted (Ctrl-C): the shell's code for SIGINT, so scripts can tell
