@@ -16,6 +16,11 @@ earlier proposal's result is visible in the window, the strategy consumes the ca
 evaluated the candidate (evolution ages its population, the controller learns from it) and draws again; if it
 is still in flight, it simply draws again. After `max_retries` draws in a row that are all duplicates, `ask()`
 raises `SpaceExhaustedError` and keeps raising it: the search is over, nothing duplicate is ever proposed.
+
+Goal (optional, strategies/objectives.py): with limits, a drawn candidate whose cost (from the `costs` function
+passed in) exceeds one is drawn again, so no proposal ever breaks a limit; after `max_infeasible` such draws in a
+row `ask()` raises `InfeasibleError` (a SpaceExhaustedError) and keeps raising it. Costs are a function of the
+architecture, so determinism and resume stay exact. Without a goal nothing changes.
 """
 
 from __future__ import annotations
@@ -24,15 +29,18 @@ import functools
 import json
 import math
 from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 
 import search_spaces
 from search_spaces.base import Architecture, SearchSpace
+from strategies.objectives import Goal
 
 STATE_FORMAT = 1
 DEFAULT_MAX_RETRIES = 1000  # duplicate draws in a row before ask() declares the space exhausted
+DEFAULT_MAX_INFEASIBLE = 1000  # draws in a row outside the limits before ask() declares the limits too tight
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -63,6 +71,10 @@ class SpaceExhaustedError(StrategyError):
     """Dedupe found no architecture that was not proposed before within the retry bound."""
 
 
+class InfeasibleError(SpaceExhaustedError):
+    """The goal's limits rejected `max_infeasible` draws in a row: they admit (almost) no architecture."""
+
+
 @dataclass(frozen=True)
 class Proposal:
     id: int  # 0, 1, 2, ... in the order proposals were asked for
@@ -91,6 +103,9 @@ class Strategy:
         concurrency: int = 1,
         dedupe: bool = True,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        goal: Goal | None = None,
+        costs: Callable[[Architecture], Mapping[str, float]] | None = None,
+        max_infeasible: int = DEFAULT_MAX_INFEASIBLE,
         **options: Any,
     ) -> None:
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
@@ -105,6 +120,7 @@ class Strategy:
         self.dedupe = bool(dedupe)
         self.max_retries = max_retries
         self.config = self._make_config(options)
+        self._set_goal(goal, costs, max_infeasible)
         self.rng = np.random.default_rng(self.seed)
         self._archs: list[Architecture] = []
         self._hashes: list[str] = []
@@ -200,12 +216,19 @@ class Strategy:
 
     def _fresh_candidate(self) -> Architecture:
         if not self.dedupe:
-            return self._candidate()
-        for _ in range(self.max_retries):
+            while True:
+                arch = self._candidate()
+                if self._feasible(arch):
+                    return arch
+        draws = 0
+        while draws < self.max_retries:
             arch = self._candidate()
             h = self._hash(arch)
             if h not in self._proposed:
-                return arch
+                if self._feasible(arch):
+                    return arch
+                continue  # outside the limits: not a duplicate draw (counted by _feasible)
+            draws += 1
             if h in self._cache:
                 self._cache_hits += 1
                 self._observe(arch, self._cache[h])
@@ -215,6 +238,57 @@ class Strategy:
             "turn dedupe off to allow repeats"
         )
         raise SpaceExhaustedError(self._exhausted)
+
+    # -- goal: limits and objectives --
+
+    def _set_goal(self, goal: Goal | None, costs, max_infeasible: int) -> None:
+        if goal is not None and not isinstance(goal, Goal):
+            raise StrategyError(f"{self.name}: goal must be a strategies.objectives.Goal, got {goal!r}")
+        self.goal = None if goal is None or goal.trivial else goal
+        if self.goal is not None and costs is None:
+            raise StrategyError(f"{self.name}: a goal with limits or cost objectives needs a costs function")
+        if not isinstance(max_infeasible, int) or max_infeasible < 1:
+            raise StrategyError(f"{self.name}: max_infeasible must be an integer >= 1, got {max_infeasible!r}")
+        self._cost_of = costs
+        self.max_infeasible = max_infeasible
+        self._infeasible_streak = 0
+        self.infeasible_draws = 0  # candidates drawn outside the limits and drawn again
+
+    def costs(self, arch: Architecture) -> Mapping[str, float]:
+        return self._cost_of(arch)
+
+    def _feasible(self, arch: Architecture) -> bool:
+        if self.goal is None or not self.goal.limits:
+            return True
+        if self.goal.feasible(self.costs(arch)):
+            self._infeasible_streak = 0
+            return True
+        self.infeasible_draws += 1
+        self._infeasible_streak += 1
+        if self._infeasible_streak >= self.max_infeasible:
+            limits = ", ".join(f"{k} <= {v:g}" for k, v in sorted(self.goal.limits.items()))
+            self._exhausted = (
+                f"{self.name}: {self.max_infeasible} draws in a row were all outside the limits ({limits}): "
+                "they admit (almost) no architecture of this space; raise them"
+            )
+            raise InfeasibleError(self._exhausted)
+        return False
+
+    def _fitness(self, arch: Architecture, reward: float) -> float:
+        """The reward a single-number learner uses: MnasNet's scalarisation with cost objectives, else the
+        accuracy itself."""
+        if self.goal is None or not self.goal.multi:
+            return reward
+        return self.goal.reward(reward, self.costs(arch))
+
+    def _pareto_order(self, members: list[tuple[Architecture, float]]) -> list[tuple[int, float]]:
+        """(Pareto rank, -crowding distance) of each (arch, accuracy): smaller is better (NSGA-II)."""
+        from strategies.objectives import crowding_distances, pareto_ranks
+
+        points = [self.goal.point(reward, self.costs(arch)) for arch, reward in members]
+        ranks = pareto_ranks(points)
+        crowding = crowding_distances(points, ranks)
+        return [(int(r), -float(c)) for r, c in zip(ranks, crowding)]
 
     def _candidate(self) -> Architecture:
         raise NotImplementedError
@@ -240,10 +314,11 @@ class Strategy:
             "dedupe": self.dedupe,
             "max_retries": self.max_retries,
             "options": self.options(),
+            **({"goal": self.goal.to_dict(), "max_infeasible": self.max_infeasible} if self.goal else {}),
         }
 
     def state_dict(self) -> dict[str, Any]:
-        return {
+        state = {
             "format": STATE_FORMAT,
             **self._identity(),
             "proposals": [a.to_dict() for a in self._archs],
@@ -254,6 +329,9 @@ class Strategy:
             "rng": self.rng.bit_generator.state,
             "extra": self._extra_state(),
         }
+        if self.goal is not None:
+            state["infeasible"] = [self.infeasible_draws, self._infeasible_streak]
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a fresh strategy (nothing asked yet) built with the same arguments as the saved one."""
@@ -283,4 +361,6 @@ class Strategy:
         self._cache_hits = int(state["cache_hits"])
         self._exhausted = state["exhausted"]
         self.rng.bit_generator.state = state["rng"]
+        if self.goal is not None:
+            self.infeasible_draws, self._infeasible_streak = (int(n) for n in state["infeasible"])
         self._load_extra_state(state["extra"])

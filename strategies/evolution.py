@@ -9,6 +9,10 @@ Defaults: P = 10, S = 3, the settings NAS-Bench-201 (Dong & Yang 2020, sec. 5) a
 REA baseline on the 15,625-cell space with a few hundred queries. The paper's own CIFAR-10 run used P = 100,
 S = 25 over 20,000 models; with a budget of 100-200 queries, P = 100 would leave almost nothing for
 evolution.
+
+With several objectives (a `Goal` with cost objectives), the tournament winner is the member of best Pareto rank
+within the population, ties broken by the larger crowding distance (NSGA-II's crowded comparison, Deb et al.
+2002), instead of the most accurate one; aging is unchanged.
 """
 
 from __future__ import annotations
@@ -52,7 +56,11 @@ class RegularizedEvolution(Strategy):
             return self.space.sample(self.rng)
         picks = self.rng.choice(len(self.population), size=self.config.sample_size, replace=False)
         # Ties go to the first drawn, so the choice depends only on the RNG and the population.
-        parent = max((self.population[int(i)] for i in picks), key=lambda member: member[1])
+        if self.goal is not None and self.goal.multi:
+            order = self._pareto_order(list(self.population))
+            parent = self.population[int(min(picks, key=lambda i: order[int(i)]))]
+        else:
+            parent = max((self.population[int(i)] for i in picks), key=lambda member: member[1])
         return self.space.mutate(parent[0], self.rng)
 
     def _observe(self, arch, reward) -> None:

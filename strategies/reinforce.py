@@ -20,6 +20,10 @@ answering itself from the dedupe cache; and the learning rate is 0.01, the value
 use for their REINFORCE baseline (Zoph & Le used 6e-4 over 12,800 architectures, far too slow for 200
 queries). Failed trials carry no reward and give no gradient.
 
+With cost objectives (a `Goal`), the reward is MnasNet's scalarisation accuracy × Π (cost/target)^-0.07
+(Tan et al. 2019; strategies/objectives.py). Candidates drawn outside hard limits are drawn again and teach the
+controller nothing.
+
 All randomness comes from a `torch.Generator` seeded from the strategy seed; it, the weights, the Adam state,
 the baseline and the batches in progress are part of `state_dict()` as plain lists.
 """
@@ -233,7 +237,7 @@ class Reinforce(Strategy):
     def _observe(self, arch, reward) -> None:
         if reward is None:
             return
-        self._batch.append((self.space.encode(arch), reward))
+        self._batch.append((self.space.encode(arch), self._fitness(arch, reward)))
         if len(self._batch) >= self.config.batch_size:
             with single_thread():
                 self._update()

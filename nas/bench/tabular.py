@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,7 @@ import numpy as np
 import strategies
 from nas.errors import UserError
 from search_spaces.base import Architecture, ArchitectureError, SearchSpace
+from strategies.objectives import Goal
 
 CHECKPOINTS = (25, 50, 100, 200)  # queries at which the summary reports the best metric so far
 TOP_FRACTION = 0.001  # "the table's top 0.1%": the ceil(0.1% of rows) best rows
@@ -27,6 +28,7 @@ class Table:
     path: str
     metric_column: str
     metrics: dict[Architecture, float]  # exact architecture -> metric
+    costs: dict[Architecture, dict[str, float]] | None = None  # params, flops per arch (nas/bench/costs.py)
 
     @property
     def top_count(self) -> int:
@@ -110,6 +112,8 @@ class BenchmarkResult:
     seeds: tuple[int, ...]
     metrics: dict[str, np.ndarray]  # strategy -> (seeds, budget): the metric of each query, in query order
     cache_hits: dict[str, int]  # strategy -> dedupe answers over all seeds (not queries)
+    goal: Goal | None = None  # limits and objectives the strategies pursued
+    costs: dict[str, np.ndarray] = field(default_factory=dict)  # strategy -> (seeds, budget, goal's costs)
 
     def best_so_far(self, strategy: str) -> np.ndarray:
         return np.maximum.accumulate(self.metrics[strategy], axis=1)
@@ -120,32 +124,47 @@ class BenchmarkResult:
         return np.where(hit.any(axis=1), hit.argmax(axis=1) + 1.0, np.inf)
 
 
-def run_one(name: str, space: SearchSpace, table: Table, *, seed: int, budget: int, dedupe: bool = True):
-    """The metrics of the first `budget` queries of one strategy on one seed, and its dedupe cache hits."""
-    strategy = strategies.make_strategy(name, space, seed=seed, dedupe=dedupe)
-    out = np.empty(budget)
+def run_one(
+    name: str,
+    space: SearchSpace,
+    table: Table,
+    *,
+    seed: int,
+    budget: int,
+    dedupe: bool = True,
+    goal: Goal | None = None,
+):
+    """The metrics of the first `budget` queries of one strategy on one seed, its dedupe cache hits, and the
+    goal's costs of each query (budget, costs); with a goal the strategy sees the table's cost columns."""
+    goal_options = {} if goal is None else {"goal": goal, "costs": table.costs.__getitem__}
+    strategy = strategies.make_strategy(name, space, seed=seed, dedupe=dedupe, **goal_options)
+    needed = () if goal is None else goal.costs_needed
+    out, costs = np.empty(budget), np.empty((budget, len(needed)))
     for q in range(budget):
         try:
             proposal = strategy.ask()
         except strategies.SpaceExhaustedError as e:
-            raise UserError(f"{name}, seed {seed}, after {q} queries: {e}; lower --budget") from None
+            hint = "" if isinstance(e, strategies.InfeasibleError) else "; lower --budget"
+            raise UserError(f"{name}, seed {seed}, after {q} queries: {e}{hint}") from None
         out[q] = table.lookup(proposal.arch)
+        if needed:
+            costs[q] = [table.costs[proposal.arch][c] for c in needed]
         strategy.tell(proposal.id, out[q])
-    return out, strategy.cache_hits
+    return out, strategy.cache_hits, costs
 
 
-_WORKER_CONTEXT: tuple[SearchSpace, Table, int, bool] | None = None
+_WORKER_CONTEXT: tuple[SearchSpace, Table, int, bool, Goal | None] | None = None
 
 
-def _init_worker(context: tuple[SearchSpace, Table, int, bool]) -> None:
+def _init_worker(context: tuple[SearchSpace, Table, int, bool, Goal | None]) -> None:
     global _WORKER_CONTEXT
     _WORKER_CONTEXT = context
 
 
 def _run_job(job: tuple[str, int]):
-    space, table, budget, dedupe = _WORKER_CONTEXT
+    space, table, budget, dedupe, goal = _WORKER_CONTEXT
     name, seed = job
-    return run_one(name, space, table, seed=seed, budget=budget, dedupe=dedupe)
+    return run_one(name, space, table, seed=seed, budget=budget, dedupe=dedupe, goal=goal)
 
 
 def run_benchmark(
@@ -157,6 +176,7 @@ def run_benchmark(
     budget: int,
     dedupe: bool = True,
     workers: int = 1,
+    goal: Goal | None = None,
 ) -> BenchmarkResult:
     """Each strategy on seeds 0..seeds-1, `budget` queries each, one query at a time (concurrency 1).
 
@@ -164,7 +184,10 @@ def run_benchmark(
     forked: they inherit the imported modules and the table instead of loading them again (seconds each).
     """
     jobs = [(name, seed) for name in names for seed in range(seeds)]
-    context = (space, table, budget, dedupe)
+    goal = None if goal is None or goal.trivial else goal
+    if goal is not None and table.costs is None:
+        raise ValueError("a goal needs the table's costs (nas.bench.costs.table_costs)")
+    context = (space, table, budget, dedupe, goal)
     if workers > 1 and len(jobs) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -179,12 +202,13 @@ def run_benchmark(
     else:
         _init_worker(context)
         outcomes = [_run_job(job) for job in jobs]
-    metrics, hits = {}, {}
+    metrics, hits, costs = {}, {}, {}
     for name in names:
         mine = [outcome for (job_name, _), outcome in zip(jobs, outcomes) if job_name == name]
-        metrics[name] = np.stack([values for values, _ in mine])
-        hits[name] = sum(cache_hits for _, cache_hits in mine)
-    return BenchmarkResult(budget, tuple(range(seeds)), metrics, hits)
+        metrics[name] = np.stack([values for values, _, _ in mine])
+        hits[name] = sum(cache_hits for _, cache_hits, _ in mine)
+        costs[name] = np.stack([cost for _, _, cost in mine])
+    return BenchmarkResult(budget, tuple(range(seeds)), metrics, hits, goal, costs if goal else {})
 
 
 @dataclass(frozen=True)
@@ -236,15 +260,18 @@ def write_curves(result: BenchmarkResult, path: str | os.PathLike) -> None:
             columns["query"] += queries.tolist()
             columns["metric"] += values[i].tolist()
             columns["best_so_far"] += best[i].tolist()
-    schema = pa.schema(
-        [
-            ("strategy", pa.string()),
-            ("seed", pa.int64()),
-            ("query", pa.int64()),
-            ("metric", pa.float64()),
-            ("best_so_far", pa.float64()),
-        ]
-    )
+    fields = [
+        ("strategy", pa.string()),
+        ("seed", pa.int64()),
+        ("query", pa.int64()),
+        ("metric", pa.float64()),
+        ("best_so_far", pa.float64()),
+    ]
+    if result.goal is not None:  # the queried rows' costs, one column per cost the goal uses
+        for i, name in enumerate(result.goal.costs_needed):
+            columns[name] = np.concatenate([result.costs[s][:, :, i].ravel() for s in result.metrics]).tolist()
+            fields.append((name, pa.float64()))
+    schema = pa.schema(fields)
     with atomic_path(path) as tmp:
         pq.write_table(pa.table(columns, schema=schema), tmp)
 
@@ -316,6 +343,10 @@ def benchmark_command(
     output: str | None,
     plot: str | None,
     workers: int = 1,
+    objectives: str | None = None,
+    max_params: float | None = None,
+    max_flops: float | None = None,
+    max_latency_ms: float | None = None,
 ) -> BenchmarkResult:
     """`nas benchmark`: check every option, load the table, run, print, then write the files."""
     import time
@@ -348,11 +379,24 @@ def benchmark_command(
         search_space = search_spaces.make_space(space)
     except search_spaces.UnknownSpaceError as e:
         raise UserError(f"--space: {e}") from None
+    from nas.bench import budgeted
+
+    goal = budgeted.make_goal(
+        objectives,
+        max_params=max_params,
+        max_flops=max_flops,
+        max_latency_ms=max_latency_ms,
+        metric_column=metric_column,
+    )
     loaded = load_table(table, search_space, arch_column, metric_column)
+    full = loaded
+    if goal is not None:
+        full = budgeted.attach_costs(loaded, search_space)
+        loaded = budgeted.within_limits(full, goal)  # what the summary measures against
 
     start = time.perf_counter()
     result = run_benchmark(
-        search_space, loaded, names, seeds=seeds, budget=budget, dedupe=dedupe, workers=workers
+        search_space, full, names, seeds=seeds, budget=budget, dedupe=dedupe, workers=workers, goal=goal
     )
     wall_s = time.perf_counter() - start
     console = Console()
@@ -363,10 +407,15 @@ def benchmark_command(
             summarize(result, loaded), result, loaded, dedupe=dedupe, wall_s=wall_s, workers=workers
         )
     )
+    if goal is not None:
+        console.print(budgeted.render_goal_summary(result, loaded, len(full.metrics))[0])
     if output:
         write_curves(result, output)
         print(f"wrote {output}")
     if plot:
-        plot_best_so_far(result, loaded, plot, unit=metric_unit)
+        if goal is not None and goal.multi:
+            budgeted.plot_hypervolume(result, loaded, plot)
+        else:
+            plot_best_so_far(result, loaded, plot, unit=metric_unit)
         print(f"wrote {plot}")
     return result

@@ -25,6 +25,17 @@ def benchmark(
     workers: Annotated[int, typer.Option(help="Processes running seeds in parallel (same results).")] = (
         os.cpu_count() or 1
     ),
+    objectives: Annotated[
+        str | None,
+        typer.Option(help="Metric plus costs to minimise, e.g. val_accuracy,params (or flops): Pareto search."),
+    ] = None,
+    max_params: Annotated[
+        float | None, typer.Option(help="Propose only rows with at most this many parameters.")
+    ] = None,
+    max_flops: Annotated[float | None, typer.Option(help="Propose only rows with at most this many FLOPs.")] = None,
+    max_latency_ms: Annotated[
+        float | None, typer.Option(help="Latency limit (not available in tabular mode: needs a device).")
+    ] = None,
 ) -> None:
     """Compare strategies on a tabular benchmark in-process: best metric so far, queries to the top 0.1%."""
     from nas.bench.tabular import benchmark_command
@@ -42,6 +53,10 @@ def benchmark(
         output=output,
         plot=plot,
         workers=workers,
+        objectives=objectives,
+        max_params=max_params,
+        max_flops=max_flops,
+        max_latency_ms=max_latency_ms,
     )
 
 
