@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -104,6 +104,15 @@ class Goal:
     def point(self, accuracy: float, costs: Mapping[str, float]) -> tuple[float, ...]:
         """The candidate as a point to minimise: (-accuracy, cost, ...)."""
         return (-float(accuracy), *(float(costs[name]) for name in self.cost_objectives))
+
+    def with_default_targets(self, samples: Sequence[Mapping[str, float]]) -> Goal:
+        """This goal with a target for every cost objective that has neither a target nor a limit: the median
+        of that cost over `samples` (costs of architectures drawn uniformly from the space)."""
+        targets = dict(self.targets)
+        for name in self.cost_objectives:
+            if name not in targets and name not in self.limits:
+                targets[name] = float(np.median([s[name] for s in samples]))
+        return replace(self, targets=targets)
 
     def to_dict(self) -> dict[str, Any]:
         return {

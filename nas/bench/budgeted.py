@@ -83,6 +83,11 @@ def within_limits(table: Table, goal: Goal) -> Table:
     return Table(table.path, table.metric_column, kept, {a: table.costs[a] for a in kept})
 
 
+def with_targets(goal: Goal, table: Table) -> Goal:
+    """REINFORCE's reward targets for costs without a limit: the median over the rows within the limits."""
+    return goal.with_default_targets(list(table.costs.values()))
+
+
 @dataclass(frozen=True)
 class Normaliser:
     """Maps (metric, costs...) rows to the [0, 1] minimisation form the hypervolume is computed in."""

@@ -393,6 +393,7 @@ def benchmark_command(
     if goal is not None:
         full = budgeted.attach_costs(loaded, search_space)
         loaded = budgeted.within_limits(full, goal)  # what the summary measures against
+        goal = budgeted.with_targets(goal, loaded)
 
     start = time.perf_counter()
     result = run_benchmark(
