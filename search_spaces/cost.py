@@ -107,7 +107,11 @@ class CostModel:
         entry = self._memory.get(arch_key(arch))
         if entry is None:
             return None
-        return {"params": entry[0], "flops": entry[1], **({"latency_ms": entry[2]} if entry[2] is not None else {})}
+        return {
+            "params": entry[0],
+            "flops": entry[1],
+            **({"latency_ms": entry[2]} if entry[2] is not None else {}),
+        }
 
     def entries(self) -> dict[str, list]:
         return {k: list(v) for k, v in self._memory.items()}

@@ -10,6 +10,7 @@ from typing import Any
 
 from search_spaces.base import SearchSpace
 from strategies.base import (
+    InfeasibleError,
     Proposal,
     ResultError,
     SpaceExhaustedError,
@@ -50,6 +51,7 @@ from strategies import evolution, random_search, reinforce  # noqa: F401
 
 __all__ = [
     "STRATEGIES",
+    "InfeasibleError",
     "Proposal",
     "ResultError",
     "SpaceExhaustedError",

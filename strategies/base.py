@@ -28,8 +28,8 @@ from __future__ import annotations
 import functools
 import json
 import math
-from dataclasses import dataclass
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -154,7 +154,7 @@ class Strategy:
 
     def ask(self) -> Proposal | None:
         if self._exhausted:
-            raise SpaceExhaustedError(self._exhausted)
+            raise (InfeasibleError if self._over_limits else SpaceExhaustedError)(self._exhausted)
         k = len(self._archs)
         while self._applied <= k - self.concurrency:
             result = self._results.get(self._applied)
@@ -248,10 +248,13 @@ class Strategy:
         if self.goal is not None and costs is None:
             raise StrategyError(f"{self.name}: a goal with limits or cost objectives needs a costs function")
         if not isinstance(max_infeasible, int) or max_infeasible < 1:
-            raise StrategyError(f"{self.name}: max_infeasible must be an integer >= 1, got {max_infeasible!r}")
+            raise StrategyError(
+                f"{self.name}: max_infeasible must be an integer >= 1, got {max_infeasible!r}"
+            )
         self._cost_of = costs
         self.max_infeasible = max_infeasible
         self._infeasible_streak = 0
+        self._over_limits = False  # the search ended because the limits rejected max_infeasible draws
         self.infeasible_draws = 0  # candidates drawn outside the limits and drawn again
 
     def costs(self, arch: Architecture) -> Mapping[str, float]:
@@ -271,6 +274,7 @@ class Strategy:
                 f"{self.name}: {self.max_infeasible} draws in a row were all outside the limits ({limits}): "
                 "they admit (almost) no architecture of this space; raise them"
             )
+            self._over_limits = True
             raise InfeasibleError(self._exhausted)
         return False
 
@@ -330,7 +334,7 @@ class Strategy:
             "extra": self._extra_state(),
         }
         if self.goal is not None:
-            state["infeasible"] = [self.infeasible_draws, self._infeasible_streak]
+            state["infeasible"] = [self.infeasible_draws, self._infeasible_streak, self._over_limits]
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -362,5 +366,6 @@ class Strategy:
         self._exhausted = state["exhausted"]
         self.rng.bit_generator.state = state["rng"]
         if self.goal is not None:
-            self.infeasible_draws, self._infeasible_streak = (int(n) for n in state["infeasible"])
+            draws, streak, over = state["infeasible"]
+            self.infeasible_draws, self._infeasible_streak, self._over_limits = int(draws), int(streak), bool(over)
         self._load_extra_state(state["extra"])

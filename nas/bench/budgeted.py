@@ -77,9 +77,7 @@ def within_limits(table: Table, goal: Goal) -> Table:
         smallest = ", ".join(
             f"smallest {name} {min(c[name] for c in table.costs.values()):,.0f}" for name in goal.limits
         )
-        raise UserError(
-            f"no architecture of table {table.path} meets the limits ({smallest}); raise them"
-        )
+        raise UserError(f"no architecture of table {table.path} meets the limits ({smallest}); raise them")
     return Table(table.path, table.metric_column, kept, {a: table.costs[a] for a in kept})
 
 
@@ -114,7 +112,9 @@ def table_front_hypervolume(table: Table, goal: Goal, norm: Normaliser) -> float
     return hypervolume(points[pareto_mask(points)], np.ones(points.shape[1]))
 
 
-def hypervolume_at(result: BenchmarkResult, norm: Normaliser, checkpoints: list[int]) -> dict[str, np.ndarray]:
+def hypervolume_at(
+    result: BenchmarkResult, norm: Normaliser, checkpoints: list[int]
+) -> dict[str, np.ndarray]:
     """strategy -> (seeds, checkpoints): hypervolume of the front of the first q queries of each seed."""
     goal = result.goal
     columns = [goal.costs_needed.index(c) for c in goal.cost_objectives]
@@ -148,8 +148,10 @@ def render_goal_summary(result: BenchmarkResult, table: Table, full_rows: int):
     last = result.budget
     limits = ", ".join(f"{k} <= {v:,.6g}" for k, v in sorted(goal.limits.items())) or "none"
     caption = [
-        f"limits: {limits}; {len(table.metrics):,} of {full_rows:,} rows within them, best "
-        f"{max(table.metrics.values()):g}. p: one-sided Mann-Whitney U against random at the same queries"
+        (
+            f"limits: {limits}; {len(table.metrics):,} of {full_rows:,} rows within them, best "
+            f"{max(table.metrics.values()):g}. p: one-sided Mann-Whitney U against random at the same queries"
+        )
     ]
     out = RichTable(title=f"under the goal: objectives {','.join(goal.objectives)}")
     out.add_column("strategy")

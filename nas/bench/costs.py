@@ -89,5 +89,7 @@ def table_costs(
             with atomic_path(path) as tmp:
                 pq.write_table(pa.table(columns, schema=schema), tmp)
         except OSError as e:
-            log.warning("could not cache the costs at %s (%s); set NAS_CACHE_DIR to a writable folder", path, e)
+            log.warning(
+                "could not cache the costs at %s (%s); set NAS_CACHE_DIR to a writable folder", path, e
+            )
     return {arch: {"params": known[keys[arch]][0], "flops": known[keys[arch]][1]} for arch in archs}

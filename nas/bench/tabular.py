@@ -269,7 +269,9 @@ def write_curves(result: BenchmarkResult, path: str | os.PathLike) -> None:
     ]
     if result.goal is not None:  # the queried rows' costs, one column per cost the goal uses
         for i, name in enumerate(result.goal.costs_needed):
-            columns[name] = np.concatenate([result.costs[s][:, :, i].ravel() for s in result.metrics]).tolist()
+            columns[name] = np.concatenate(
+                [result.costs[s][:, :, i].ravel() for s in result.metrics]
+            ).tolist()
             fields.append((name, pa.float64()))
     schema = pa.schema(fields)
     with atomic_path(path) as tmp:

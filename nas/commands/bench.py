@@ -27,12 +27,16 @@ def benchmark(
     ),
     objectives: Annotated[
         str | None,
-        typer.Option(help="Metric plus costs to minimise, e.g. val_accuracy,params (or flops): Pareto search."),
+        typer.Option(
+            help="Metric plus costs to minimise, e.g. val_accuracy,params (or flops): Pareto search."
+        ),
     ] = None,
     max_params: Annotated[
         float | None, typer.Option(help="Propose only rows with at most this many parameters.")
     ] = None,
-    max_flops: Annotated[float | None, typer.Option(help="Propose only rows with at most this many FLOPs.")] = None,
+    max_flops: Annotated[
+        float | None, typer.Option(help="Propose only rows with at most this many FLOPs.")
+    ] = None,
     max_latency_ms: Annotated[
         float | None, typer.Option(help="Latency limit (not available in tabular mode: needs a device).")
     ] = None,

@@ -32,11 +32,18 @@ def export(
     results_dir: ResultsDir = None,
     batch_size: Annotated[int, typer.Option(help="Batch size of the fixed ONNX input shape.")] = 1,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing export folder.")] = False,
+    pareto_pick: Annotated[
+        str | None,
+        typer.Option(
+            help='Export the most accurate Pareto-front candidate meeting a condition, e.g. "params<1e6" '
+            "(--rank K: the K-th); 'all' keeps the whole front."
+        ),
+    ] = None,
 ) -> None:
     """Export an architecture with its weights as plain PyTorch code, TorchScript or ONNX."""
     from nas.export import folder
 
-    source = folder.resolve_source(run, results_dir, rank, arch, weights)
+    source = folder.resolve_source(run, results_dir, rank, arch, weights, pareto_pick=pareto_pick)
     if source.warning:
         typer.echo(f"warning: {source.warning}", err=True)
     formats = tuple(dict.fromkeys(f.lower() for f in (fmt or ["py"])))

@@ -39,13 +39,26 @@ def final(
     device: Annotated[
         str | None, typer.Option(help="cuda, cuda:N or cpu (default: cuda if available).")
     ] = None,
+    pareto_pick: Annotated[
+        str | None,
+        typer.Option(
+            help='Train the most accurate Pareto-front candidate meeting a condition, e.g. "params<1e6".'
+        ),
+    ] = None,
+    rank: Annotated[int, typer.Option(help="The K-th candidate (by accuracy, or within --pareto-pick).")] = 1,
 ) -> None:
     """Train a run's best architecture (or --arch) on all 50,000 training images; write final.json and final.pt."""
     from nas.train.final import resolve_preset, resolve_target, run_final
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     chosen = resolve_preset(preset)  # a bad preset name fails before any data is read
-    target = resolve_target(run, results_dir=results_dir, arch_file=arch, output=output)
+    if pareto_pick is not None and (run is None or arch is not None):
+        from nas.errors import UserError
+
+        raise UserError("--pareto-pick chooses among a RUN's candidates; give a RUN and no --arch")
+    target = resolve_target(
+        run, results_dir=results_dir, arch_file=arch, output=output, pareto_pick=pareto_pick, rank=rank
+    )
     record = run_final(target, chosen, data_path=data, seed=seed, device=device)
     typer.echo(
         f"test accuracy {record['test_accuracy']:.4f} (flip TTA {record['test_accuracy_tta']:.4f}) on "

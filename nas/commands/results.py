@@ -15,24 +15,43 @@ from nas.commands.options import ResultsDir
 from nas.errors import UserError
 from nas.search.run_folder import open_run
 
-COLUMNS = ("rank", "trial_id", "val_accuracy", "params", "flops", "wall_s", "arch_hash", "arch")
+COLUMNS = (
+    "rank",
+    "trial_id",
+    "val_accuracy",
+    "params",
+    "flops",
+    "latency_ms",
+    "wall_s",
+    "arch_hash",
+    "arch",
+)
 FORMATS = ("table", "csv", "json")
 
 
-def top_candidates(run_name: str, top: int, results_dir=None) -> list[dict]:
+def top_candidates(run_name: str, top: int, results_dir=None, *, pareto: bool = False) -> list[dict]:
+    """The best `top` completed candidates by validation accuracy; with `pareto`, the non-dominated ones under
+    the run's objectives (nas/search/front.py), most accurate first."""
     if top < 1:
         raise UserError(f"--top {top} must be at least 1")
     run = open_run(run_name, results_dir)
+    if pareto:
+        from nas.search.front import pareto_front
+
+        chosen = pareto_front(run)[:top]
+    else:
+        chosen = run.ranked()[:top]
     return [
-        {"rank": rank, **{c: row[c] for c in COLUMNS[1:]}}
-        for rank, row in enumerate(run.ranked()[:top], start=1)
+        {"rank": rank, **{c: row.get(c) for c in COLUMNS[1:]}} for rank, row in enumerate(chosen, start=1)
     ]
 
 
-def show_results(run_name: str, *, top: int = 10, output_format: str = "table", results_dir=None) -> None:
+def show_results(
+    run_name: str, *, top: int = 10, output_format: str = "table", results_dir=None, pareto: bool = False
+) -> None:
     if output_format not in FORMATS:
         raise UserError(f"--format {output_format!r} is not one of {', '.join(FORMATS)}")
-    rows = top_candidates(run_name, top, results_dir)
+    rows = top_candidates(run_name, top, results_dir, pareto=pareto)
     if output_format == "json":
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -41,8 +60,15 @@ def show_results(run_name: str, *, top: int = 10, output_format: str = "table", 
         writer.writeheader()
         writer.writerows(rows)
     else:
-        table = Table(title=f"{run_name}: best {len(rows)} by validation accuracy")
-        for column in ("rank", "trial", "val acc %", "params (M)", "MFLOPs", "train s", "hash"):
+        if pareto:
+            from nas.search.front import run_objectives
+
+            objectives = ", ".join(run_objectives(open_run(run_name, results_dir)))
+            title = f"{run_name}: Pareto front over {objectives}, {len(rows)} candidates"
+        else:
+            title = f"{run_name}: best {len(rows)} by validation accuracy"
+        table = Table(title=title)
+        for column in ("rank", "trial", "val acc %", "params (M)", "MFLOPs", "latency ms", "train s", "hash"):
             table.add_column(column, justify="right" if column not in ("trial", "hash") else "left")
         for row in rows:
             table.add_row(
@@ -51,6 +77,7 @@ def show_results(run_name: str, *, top: int = 10, output_format: str = "table", 
                 f"{100 * row['val_accuracy']:.2f}",
                 "-" if row["params"] is None else f"{row['params'] / 1e6:.3f}",
                 "-" if row["flops"] is None else f"{row['flops'] / 1e6:.1f}",
+                "-" if row["latency_ms"] is None else f"{row['latency_ms']:.2f}",
                 "-" if row["wall_s"] is None else f"{row['wall_s']:.1f}",
                 row["arch_hash"],
             )
@@ -62,6 +89,9 @@ def results(
     top: Annotated[int, typer.Option("--top", "-k", help="How many candidates to show.")] = 10,
     output_format: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
     results_dir: ResultsDir = None,
+    pareto: Annotated[
+        bool, typer.Option("--pareto", help="Only the non-dominated candidates under the run's objectives.")
+    ] = False,
 ) -> None:
-    """Show a run's best candidates by validation accuracy."""
-    show_results(run, top=top, output_format=output_format, results_dir=results_dir)
+    """Show a run's best candidates by validation accuracy (or its Pareto front)."""
+    show_results(run, top=top, output_format=output_format, results_dir=results_dir, pareto=pareto)

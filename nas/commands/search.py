@@ -66,6 +66,19 @@ def search(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="One log line per candidate instead of a live display.")
     ] = False,
+    objectives: Annotated[
+        str | None,
+        typer.Option(help="val_accuracy plus costs to minimise: params, flops, latency_ms (Pareto search)."),
+    ] = None,
+    max_params: Annotated[
+        int | None, typer.Option(help="Propose only networks with at most this many parameters.")
+    ] = None,
+    max_flops: Annotated[
+        int | None, typer.Option(help="Propose only networks with at most this many FLOPs.")
+    ] = None,
+    max_latency_ms: Annotated[
+        float | None, typer.Option(help="Propose only networks this fast at batch 1 on this machine (ms).")
+    ] = None,
 ) -> None:
     """Search for an architecture: the strategy proposes, Ray Tune trains candidates in parallel."""
     from nas.search import config as run_config
@@ -87,6 +100,10 @@ def search(
         "address": address,
         "val_size": val_size,
         "dedupe": False if no_dedupe else None,
+        "objectives": objectives,
+        "max_params": max_params,
+        "max_flops": max_flops,
+        "max_latency_ms": max_latency_ms,
     }
     given = {k: v for k, v in flags.items() if v is not None}
     if resume is not None:

@@ -91,6 +91,8 @@ def resolve_source(
     rank: int | None = None,
     arch: str | None = None,
     weights: str | os.PathLike | None = None,
+    *,
+    pareto_pick: str | None = None,
 ) -> ExportSource:
     """Choose the architecture (rank K of a run, an --arch file, or the --weights checkpoint's own) and its
     weights: --weights, else the run's final.pt when it holds this architecture, else fresh ones."""
@@ -104,6 +106,8 @@ def resolve_source(
         raise UserError("say what to export: a RUN, --arch FILE.json, or --weights CHECKPOINT")
     if run_name is None and rank is not None:
         raise UserError("--rank needs a RUN to rank the candidates of")
+    if pareto_pick is not None and (run_name is None or arch is not None):
+        raise UserError("--pareto-pick chooses among a RUN's candidates; give a RUN and no --arch")
 
     run = open_run(run_name, results_dir) if run_name is not None else None
     space_options: dict[str, Any] = {}
@@ -117,12 +121,19 @@ def resolve_source(
         origin["arch_file"] = arch
     elif run is not None:
         k = 1 if rank is None else rank
-        row = run.candidate(k)
+        if pareto_pick is not None:
+            from nas.search.front import pick
+
+            row = pick(run, pareto_pick, k)
+        else:
+            row = run.candidate(k)
         try:
             chosen = search_spaces.arch_from_json(row["arch"], **space_options)
         except ArchitectureError as e:
             raise UserError(f"run {run.name}, rank {k}: stored architecture is invalid ({e})") from None
         origin.update(rank=k, trial_id=row.get("trial_id"), val_accuracy=row.get("val_accuracy"))
+        if pareto_pick is not None:
+            origin["pareto_pick"] = pareto_pick
 
     if weights is not None:
         checkpoint = load_checkpoint(weights)

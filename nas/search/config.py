@@ -35,6 +35,15 @@ class SearchConfig:
     seed: int = 0
     dedupe: bool = True  # answer already-evaluated architectures from a cache
     address: str | None = None  # Ray cluster address; None: start a local Ray
+    # Goal beyond accuracy (nas/search/budget.py, strategies/objectives.py). Costs are the trained network's
+    # (the preset's model size), computed without training; kept on resume like every other setting.
+    objectives: list[str] = field(default_factory=lambda: ["val_accuracy"])  # then params/flops/latency_ms
+    max_params: int | None = None  # no candidate with more trainable parameters is proposed
+    max_flops: int | None = None  # FLOPs of one 3x32x32 image's forward pass, 2 per multiply-add
+    max_latency_ms: float | None = None  # batch-1 latency on the machine running the search, milliseconds
+    cost_targets: dict[str, float] = field(
+        default_factory=dict
+    )  # REINFORCE's MnasNet targets; filled at start
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -68,10 +77,15 @@ def make_config(values: dict[str, Any]) -> SearchConfig:
     unknown = sorted(set(values) - FIELDS)
     if unknown:
         raise UserError(f"unknown settings {', '.join(unknown)}")
+    from nas.search import budget
+
+    if "objectives" in values:
+        values = {**values, "objectives": budget.parse_objectives(values["objectives"])}
     try:
         config = SearchConfig(**values)
     except TypeError as e:
         raise UserError(f"bad settings: {e}") from None
+    budget.validate(config)
 
     def fail(setting: str, problem: str) -> None:
         raise UserError(f"{setting}: {problem}")

@@ -279,6 +279,11 @@ def run_search(
 
             config = make_config({**config.to_dict(), **overrides})
     assert config is not None
+    from nas.search import budget
+
+    # Limits that admit no architecture are refused here, before anything is written.
+    goal_plan = budget.plan(config, run_path=run.path if resume is not None else None)
+    config = goal_plan.config
     if evaluator is None:
         from nas.search.train_trial import evaluate_candidate as evaluator
         from nas.train.data import load_splits
@@ -291,6 +296,7 @@ def run_search(
     else:
         run = create_run(config, results_dir)
         state, rows = RunState(strategy={}), []
+    goal_plan.keep_costs_in(run.path)
 
     init_ray(config.address)
     if resume is None:
@@ -305,6 +311,7 @@ def run_search(
         concurrency=config.concurrency,
         dedupe=config.dedupe,
         **config.strategy_options,
+        **goal_plan.strategy_options(),
     )
     if state.strategy:
         strategy.load_state_dict(state.strategy)
@@ -345,6 +352,7 @@ def run_search(
             row.update(status="failed", error="the worker running this candidate died (see Ray's logs)")
         else:
             row.update(result_fields(result))
+        row.update(goal_plan.row_costs(proposal.arch, row))
         if row["status"] == "failed" or row["val_accuracy"] is None:
             strategy.tell_failure(proposal.id, row["error"] or "no validation accuracy")
         else:

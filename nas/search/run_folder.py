@@ -41,6 +41,10 @@ TRIALS_SCHEMA = pa.schema(
         ("status", pa.string()),  # completed | failed | stopped (early-stopped by the scheduler)
         ("error", pa.string()),  # one line; null unless failed
         ("finished_at", pa.float64()),  # unix time the result arrived; orders the run's progress
+        (
+            "latency_ms",
+            pa.float64(),
+        ),  # batch-1 latency when the run's goal measured it (nas/search/budget.py)
     ]
 )
 STATUSES = ("completed", "failed", "stopped")

@@ -41,6 +41,8 @@ def resolve_target(
     results_dir: str | os.PathLike | None = None,
     arch_file: str | os.PathLike | None = None,
     output: str | os.PathLike | None = None,
+    pareto_pick: str | None = None,
+    rank: int = 1,
 ) -> FinalTarget:
     """The run's best candidate by validation accuracy, or the architecture in `arch_file`. The space's options
     come from the run's config.json when there is a run, else the space's defaults."""
@@ -60,8 +62,13 @@ def resolve_target(
             )
         arch = _arch(text, space_options, str(arch_file))
     else:
-        row = folder.candidate(1)
-        arch = _arch(json.loads(row["arch"]), space_options, f"run {folder.name}'s best candidate")
+        if pareto_pick is not None:
+            from nas.search.front import pick
+
+            row = pick(folder, pareto_pick, rank)
+        else:
+            row = folder.candidate(rank)
+        arch = _arch(json.loads(row["arch"]), space_options, f"run {folder.name}'s chosen candidate")
     if folder is not None:
         target = folder.path
     else:

@@ -110,6 +110,7 @@ def plot_progress(runs: Sequence[RunFolder], path: str | os.PathLike, title: str
             f"nothing to plot: no completed candidates yet in {names}; wait for results or check trials"
         )
     fig, (by_count, by_time, by_size) = plt.subplots(1, 3, figsize=(16, 4.8))
+    cost, scale, cost_label = cost_axis(runs)
     colours = plt.get_cmap("tab10")
     for i, p in enumerate(progress):
         colour = colours(i % 10)
@@ -121,17 +122,17 @@ def plot_progress(runs: Sequence[RunFolder], path: str | os.PathLike, title: str
         by_count.step(np.arange(1, len(best) + 1), best, where="post", color=colour, linewidth=2, label=label)
         by_time.step(p.minutes(), best, where="post", color=colour, linewidth=2, label=label)
 
-        sized = [t for t in p.completed if t.get("params")]
+        sized = [t for t in p.completed if t.get(cost)]
         by_size.scatter(
-            [t["params"] / 1e6 for t in sized],
+            [t[cost] / scale for t in sized],
             [100 * t["val_accuracy"] for t in sized],
             s=22,
             color=colour,
             alpha=0.7,
         )
-        stopped = [t for t in p.stopped if t.get("params")]
+        stopped = [t for t in p.stopped if t.get(cost)]
         by_size.scatter(
-            [t["params"] / 1e6 for t in stopped],
+            [t[cost] / scale for t in stopped],
             [100 * t["val_accuracy"] for t in stopped],
             s=22,
             facecolors="none",
@@ -139,9 +140,9 @@ def plot_progress(runs: Sequence[RunFolder], path: str | os.PathLike, title: str
             alpha=0.8,
         )
         win = p.winner()
-        if win.get("params"):
+        if win.get(cost):
             by_size.scatter(
-                [win["params"] / 1e6],
+                [win[cost] / scale],
                 [100 * win["val_accuracy"]],
                 marker="*",
                 s=280,
@@ -150,6 +151,8 @@ def plot_progress(runs: Sequence[RunFolder], path: str | os.PathLike, title: str
                 linewidths=0.8,
                 zorder=5,
             )
+
+        draw_front(by_size, runs[i], p, cost, scale, colour)
 
     # Colour already names the run (left panels); this key only says what the marker shapes mean.
     grey = "#666666"
@@ -175,14 +178,16 @@ def plot_progress(runs: Sequence[RunFolder], path: str | os.PathLike, title: str
                 color=grey,
                 label="best of its run",
             ),
+            Line2D([], [], color=grey, linewidth=1.5, label="Pareto front"),
+            Line2D([], [], color=grey, linestyle=":", label="limit"),
         ],
         fontsize=8,
         loc="best",
     )
     by_count.set_xlabel("completed candidates (in order of arrival)")
     by_time.set_xlabel("wall time since the first result (minutes)")
-    by_size.set_xlabel("parameters (millions, log scale)")
-    if any(t.get("params") for p in progress for t in p.completed + p.stopped):
+    by_size.set_xlabel(f"{cost_label} (log scale)")
+    if any(t.get(cost) for p in progress for t in p.completed + p.stopped):
         by_size.set_xscale("log")  # only with something to scale: an empty log axis is an error in matplotlib
     # Plain numbers on the log axis; minor ticks labelled at 2, 3 and 5 only so they never run together.
     by_size.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
@@ -193,7 +198,7 @@ def plot_progress(runs: Sequence[RunFolder], path: str | os.PathLike, title: str
     by_size.set_ylabel("validation accuracy (%)")
     by_count.set_title("best so far vs candidates")
     by_time.set_title("best so far vs wall time")
-    by_size.set_title("all candidates: accuracy vs size")
+    by_size.set_title(f"all candidates: accuracy vs {cost}, Pareto front")
     for ax in (by_count, by_time, by_size):
         ax.grid(alpha=0.3)
     counts = "; ".join(
@@ -206,6 +211,43 @@ def plot_progress(runs: Sequence[RunFolder], path: str | os.PathLike, title: str
     fig.tight_layout()
     save_figure(fig, path)
     return Path(path)
+
+
+COST_AXES = {  # cost -> (scale, axis label)
+    "params": (1e6, "parameters (millions)"),
+    "flops": (1e6, "MFLOPs per image"),
+    "latency_ms": (1.0, "latency at batch 1 (ms)"),
+}
+
+
+def cost_axis(runs: Sequence[RunFolder]) -> tuple[str, float, str]:
+    """The cost the accuracy panel is drawn against: the first run's first cost objective, else parameters."""
+    for run in runs:
+        try:
+            objectives = run.config().get("objectives") or []
+        except UserError:
+            continue
+        if len(objectives) > 1 and objectives[1] in COST_AXES:
+            return (objectives[1], *COST_AXES[objectives[1]])
+    return ("params", *COST_AXES["params"])
+
+
+def draw_front(ax, run: RunFolder, progress: RunProgress, cost: str, scale: float, colour) -> None:
+    """The run's non-dominated candidates in accuracy and `cost` as a step line, and its limit on `cost`."""
+    from strategies.objectives import pareto_mask
+
+    sized = [t for t in progress.completed if t.get(cost)]
+    if sized:
+        points = np.array([[-t["val_accuracy"], t[cost]] for t in sized])
+        front = points[pareto_mask(points)]
+        front = front[np.argsort(front[:, 1])]
+        ax.step(front[:, 1] / scale, -100 * front[:, 0], where="post", color=colour, linewidth=1.5, alpha=0.9)
+    try:
+        limit = run.config().get(f"max_{cost}")
+    except UserError:
+        limit = None
+    if limit:
+        ax.axvline(limit / scale, color=colour, linestyle=":", linewidth=1.2)
 
 
 def candidate_caption(run: RunFolder, trial: dict[str, Any], rank: int) -> str:
