@@ -106,12 +106,16 @@ class Goal:
         return (-float(accuracy), *(float(costs[name]) for name in self.cost_objectives))
 
     def with_default_targets(self, samples: Sequence[Mapping[str, float]]) -> Goal:
-        """This goal with a target for every cost objective that has neither a target nor a limit: the median
-        of that cost over `samples` (costs of architectures drawn uniformly from the space)."""
+        """This goal with a target for every cost objective: its limit when it has one, else the median of that
+        cost over `samples` (costs of architectures drawn uniformly from the space)."""
         targets = dict(self.targets)
         for name in self.cost_objectives:
-            if name not in targets and name not in self.limits:
-                targets[name] = float(np.median([s[name] for s in samples]))
+            if name not in targets:
+                targets[name] = (
+                    float(self.limits[name])
+                    if name in self.limits
+                    else float(np.median([s[name] for s in samples]))
+                )
         return replace(self, targets=targets)
 
     def to_dict(self) -> dict[str, Any]:

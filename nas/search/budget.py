@@ -151,8 +151,8 @@ def plan(config, *, run_path: Path | None = None) -> GoalPlan:
             f"no architecture among {CHECK_DRAWS} drawn from {config.space} at preset {config.preset} meets the "
             f"limits ({smallest}); raise {flags}"
         )
-    if need_targets:
+    if any(c not in goal.targets for c in goal.cost_objectives):
         goal = goal.with_default_targets(samples[:TARGET_SAMPLES])
         config = dataclasses.replace(config, cost_targets={**config.cost_targets, **goal.targets})
-        log.info("reward targets (median of %d uniform samples): %s", TARGET_SAMPLES, goal.targets)
+        log.info("reward targets (limits, else medians of uniform samples): %s", goal.targets)
     return GoalPlan(config, goal, costs)
