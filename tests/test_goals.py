@@ -13,7 +13,8 @@ import pytest
 
 import search_spaces
 import strategies
-from nas.bench import budgeted, costs as table_cost_module
+from nas.bench import budgeted
+from nas.bench import costs as table_cost_module
 from nas.bench import tabular as B
 from nas.bench.synthetic_table import synthetic_nb201_rows
 from nas.cli import main
@@ -359,3 +360,33 @@ def test_conditions_parse(text, expected):
 def test_bad_conditions(text, message):
     with pytest.raises(UserError, match=message):
         parse_conditions(text)
+
+
+# -- the errors a user sees: one line, exit 2, nothing written --
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--max-params", "-5"], "max_params: -5 must be a positive number"),
+        (["--max-latency-ms", "0"], "max_latency_ms: 0.0 must be a positive number"),
+        (["--objectives", "val_accuracy,size"], "objectives: unknown objective size"),
+        (["--objectives", "params,params"], "objectives list one twice"),
+        (["--max-params", "10"], "no architecture among 5 drawn from nb201 at preset smoke meets the limits"),
+    ],
+)
+def test_bad_goal_is_one_line_exit_2(tmp_path, capsys, args, message):
+    from nas.search import budget
+
+    with mock.patch.object(budget, "CHECK_DRAWS", 5):
+        code, out, err = run_cli(
+            ["search", "--space", "nb201", "--preset", "smoke", "--results-dir", tmp_path, *args], capsys
+        )
+    lines = [line for line in (out + err).splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and message in lines[0], out + err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_benchmark_goal_is_one_line_exit_2(tmp_path, capsys):
+    code, out, err = run_cli(["benchmark", "--table", tmp_path / "t.csv", "--max-flops", "-1"], capsys)
+    assert code == 2 and "--max-flops must be a positive number" in err and not out

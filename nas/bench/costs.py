@@ -60,7 +60,7 @@ def table_costs(
         try:
             data = pq.read_table(path).to_pydict()
             known = {k: (p, f) for k, p, f in zip(data["arch_key"], data["params"], data["flops"])}
-        except Exception as e:  # a torn or foreign file is recomputed, never trusted
+        except (pa.ArrowException, OSError, KeyError, ValueError) as e:  # torn or foreign: recomputed
             log.warning("ignoring the unreadable cost cache %s (%s)", path, e)
     keys = {arch: arch_key(arch) for arch in archs}
     missing = [arch for arch in archs if keys[arch] not in known]
