@@ -190,7 +190,9 @@ def plot_hypervolume(result: BenchmarkResult, table: Table, path) -> None:
     from nas.viz.progress_plot import plot_curves
 
     norm = Normaliser.of(table, result.goal)
-    queries = list(range(1, result.budget + 1, max(1, result.budget // 50))) + [result.budget]
+    # From a tenth of the budget on: the first queries would squash the differences that matter.
+    first = max(1, result.budget // 10)
+    queries = list(range(first, result.budget + 1, max(1, result.budget // 50))) + [result.budget]
     queries = sorted(set(queries))
     volumes = hypervolume_at(result, norm, queries)
     plot_curves(
