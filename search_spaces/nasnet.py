@@ -216,6 +216,11 @@ class NasnetSpace(SearchSpace):
     `ops` is the op set searched over (any names of the op registry); `num_blocks` is B.
     """
 
+    diagram_note = (
+        "Each block adds the results of its two incoming ops; the cell output c_k concatenates the blocks "
+        "joined to it in grey."
+    )
+
     def __init__(self, ops: Sequence[str] = DEFAULT_OPS, num_blocks: int = DEFAULT_BLOCKS):
         self.ops = tuple(ops)
         self.num_blocks = int(num_blocks)
@@ -339,3 +344,21 @@ class NasnetSpace(SearchSpace):
         from search_spaces.nasnet_network import NasnetNetwork
 
         return NasnetNetwork(arch, config)
+
+    # -- pictures and export --
+
+    @classmethod
+    def diagram_cells(cls, arch: NasnetArch) -> dict[str, nx.MultiDiGraph]:
+        return {f"{name} cell": cell.to_graph() for name, cell in arch.cells().items()}
+
+    @classmethod
+    def export_code(cls, arch: NasnetArch, config: ModelConfig):
+        from search_spaces.nasnet_network import export_code
+
+        return export_code(arch, config)
+
+    @classmethod
+    def export_key(cls, key: str) -> str:
+        from search_spaces.nasnet_network import export_key
+
+        return export_key(key)

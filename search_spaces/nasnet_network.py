@@ -1,13 +1,20 @@
 """The CIFAR network around NASNet-style cells, as in DARTS's `NetworkCIFAR` (Liu et al. 2019, sec. 3.1):
 a 3x3 conv stem, 3N + 2 cells with reduction cells at 1/3 and 2/3 of the depth (channels doubled there),
-an optional auxiliary head after the second reduction, global pooling and a linear classifier."""
+an optional auxiliary head after the second reduction, global pooling and a linear classifier.
+
+`export_code` writes the same network as standalone code, each cell a class of its own whose `forward` spells out
+the wiring; it mirrors the modules built here in the same order, so keep the two in step.
+"""
 
 from __future__ import annotations
+
+import re
 
 import torch
 from torch import nn
 
 from search_spaces.base import ModelConfig
+from search_spaces.code import ExportCode, assign
 from search_spaces.nasnet import CELL_INPUTS, Cell, NasnetArch
 from search_spaces.ops import OPS, AuxiliaryHead, DropPath, FactorizedReduce, ReLUConvBN
 
@@ -107,3 +114,142 @@ class NasnetNetwork(nn.Module):
                 auxiliary = self.auxiliary_head(s1)
         logits = self.classifier(self.global_pool(s1).flatten(1))
         return (logits, auxiliary) if auxiliary is not None else logits
+
+
+# -- the same network as standalone code (nas export) --
+
+_SIDES = ("left", "right")
+
+
+def _state_name(state: int) -> str:
+    return f"s{state}" if state < CELL_INPUTS else f"b{state - CELL_INPUTS}"
+
+
+def _cell_code(class_name: str, title: str, cell: Cell, reduction: bool) -> tuple[str, set[type]]:
+    """One cell as a class: CellModule's modules under readable names, its loop over blocks written out."""
+    used_inputs = {s for block in cell.blocks for s in block.inputs}
+    classes: set[type] = set()
+    equations, init, forward = [], [], []
+    if 0 in used_inputs:
+        classes |= {FactorizedReduce, ReLUConvBN}
+        init += [
+            "        if reduction_prev:",
+            "            self.preprocess0 = FactorizedReduce(c_prev_prev, c)",
+            "        else:",
+            "            self.preprocess0 = ReLUConvBN(c_prev_prev, c, 1, 1, 0)",
+        ]
+        forward.append("        s0 = self.preprocess0(s0)")
+    if 1 in used_inputs:
+        classes.add(ReLUConvBN)
+        init.append("        self.preprocess1 = ReLUConvBN(c_prev, c, 1, 1, 0)")
+        forward.append("        s1 = self.preprocess1(s1)")
+    for b, block in enumerate(cell.blocks):
+        terms, ops_text = [], []
+        for side, op, state in zip(_SIDES, block.ops, block.inputs):
+            code = OPS[op].code(2 if reduction and state < CELL_INPUTS else 1)
+            classes.update(code.classes)
+            ops_text.append(f"{op}({_state_name(state)})")
+            if code.expr is None:
+                terms.append(_state_name(state))
+            else:
+                init.append(assign(f"block{b}_{side}", code.expr))
+                terms.append(f"self.block{b}_{side}({_state_name(state)})")
+        equations.append(f"    b{b} = {' + '.join(ops_text)}")
+        forward.append(f"        b{b} = {' + '.join(terms)}")
+    outputs = ", ".join(_state_name(s) for s in cell.concat)
+    init.append(f"        self.out_channels = {len(cell.concat)} * c")
+    forward.append(f"        return torch.cat([{outputs}], dim=1)")
+    stride_note = ["    Ops applied to s0 or s1 have stride 2."] if reduction else []
+    source = "\n".join(
+        [
+            f"class {class_name}(nn.Module):",
+            f'    """{title}. s0, s1: the two previous cells\' outputs, brought to c channels.',
+            *stride_note,
+            "",
+            *equations,
+            f"    output = concat({outputs}) along channels",
+            '    """',
+            "",
+            "    def __init__(self, c_prev_prev: int, c_prev: int, c: int, reduction_prev: bool):",
+            "        super().__init__()",
+            *init,
+            "",
+            "    def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:",
+            *forward,
+        ]
+    )
+    return source + "\n", classes
+
+
+_NETWORK_CODE = '''
+class Network(nn.Module):
+    """The CIFAR network of DARTS: a 3x3 convolution stem, 3N + 2 cells with reduction
+    cells at 1/3 and 2/3 of the depth (channels doubled there), global pooling and a
+    classifier.
+
+    The defaults are the exported network's size; other sizes build the same cells,
+    untrained.
+    """
+
+    def __init__(
+        self,
+        channels: int = {channels},
+        cells_per_stage: int = {cells_per_stage},
+        num_classes: int = {num_classes},
+        stem_multiplier: int = {stem_multiplier},
+    ):
+        super().__init__()
+        c = channels
+        num_cells = 3 * cells_per_stage + 2
+        reductions = (num_cells // 3, 2 * num_cells // 3)
+        c_stem = stem_multiplier * c
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem)
+        )
+        c_prev_prev, c_prev = c_stem, c_stem
+        reduction_prev = False
+        self.cells = nn.ModuleList()
+        for i in range(num_cells):
+            if i in reductions:
+                c *= 2
+                cell = ReductionCell(c_prev_prev, c_prev, c, reduction_prev)
+            else:
+                cell = NormalCell(c_prev_prev, c_prev, c, reduction_prev)
+            self.cells.append(cell)
+            c_prev_prev, c_prev = c_prev, cell.out_channels
+            reduction_prev = i in reductions
+        self.global_pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c_prev, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s0 = self.stem(x)
+        s1 = s0
+        for cell in self.cells:
+            s0, s1 = s1, cell(s0, s1)
+        return self.classifier(self.global_pool(s1).flatten(1))
+'''
+
+
+def export_code(arch: NasnetArch, config: ModelConfig) -> ExportCode:
+    """NormalCell, ReductionCell and Network; the auxiliary head and drop-path are left out (training only)."""
+    normal, normal_classes = _cell_code("NormalCell", "Normal cell", arch.normal, reduction=False)
+    reduce, reduce_classes = _cell_code("ReductionCell", "Reduction cell", arch.reduce, reduction=True)
+    network = _NETWORK_CODE.format(
+        channels=config.channels,
+        cells_per_stage=config.cells_per_stage,
+        num_classes=config.num_classes,
+        stem_multiplier=config.stem_multiplier,
+    )
+    return ExportCode(
+        f"{normal}\n\n{reduce}\n\n{network.strip()}\n", frozenset(normal_classes | reduce_classes)
+    )
+
+
+def export_key(key: str) -> str:
+    """cells.I.branches.J.0.REST -> cells.I.block{J // 2}_{left|right}.REST; the ".0" unwraps the
+    Sequential(op[, DropPath]) of `branch`."""
+    match = re.fullmatch(r"(cells\.\d+)\.branches\.(\d+)\.0\.(.+)", key)
+    if match:
+        branch = int(match[2])
+        return f"{match[1]}.block{branch // 2}_{_SIDES[branch % 2]}.{match[3]}"
+    return key

@@ -133,6 +133,9 @@ class Nb201Arch:
 class Nb201Space(SearchSpace):
     """NAS-Bench-201 cells: 4 nodes, 6 edges, 5 ops, 15,625 cells (no options)."""
 
+    diagram_note = "Node 0 is the cell input and node 3 its output; each node sums its incoming edges."
+    registry_ops = REGISTRY_OP
+
     def options(self) -> dict[str, Any]:
         return {}
 
@@ -186,3 +189,17 @@ class Nb201Space(SearchSpace):
         from search_spaces.nb201_network import Nb201Network
 
         return Nb201Network(arch, config)
+
+    # -- export (pictures need only diagram_note and registry_ops) --
+
+    @classmethod
+    def export_code(cls, arch: Nb201Arch, config: ModelConfig):
+        from search_spaces.nb201_network import export_code
+
+        return export_code(arch, config)
+
+    @classmethod
+    def export_key(cls, key: str) -> str:
+        from search_spaces.nb201_network import export_key
+
+        return export_key(key)
