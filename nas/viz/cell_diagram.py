@@ -20,7 +20,7 @@ import networkx as nx
 import numpy as np
 
 import search_spaces
-from nas.viz.progress_plot import plt, save_figure
+from nas.viz.figures import plt, save_figure
 
 X_GAP = 2.0  # data units between layers; room for curved edges to pass between nodes
 Y_GAP = 1.3  # data units between nodes of one layer

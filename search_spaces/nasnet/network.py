@@ -15,7 +15,7 @@ from torch import nn
 
 from search_spaces.base import ModelConfig
 from search_spaces.code import ExportCode, assign
-from search_spaces.nasnet import CELL_INPUTS, Cell, NasnetArch
+from search_spaces.nasnet.arch import CELL_INPUTS, Cell, NasnetArch
 from search_spaces.ops import OPS, AuxiliaryHead, DropPath, FactorizedReduce, ReLUConvBN
 
 

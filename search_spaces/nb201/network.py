@@ -14,7 +14,7 @@ from torch import nn
 
 from search_spaces.base import ModelConfig
 from search_spaces.code import GENERATED_LINE_LENGTH, ExportCode, assign
-from search_spaces.nb201 import EDGES, NODES, REGISTRY_OP, Nb201Arch
+from search_spaces.nb201.arch import EDGES, NODES, REGISTRY_OP, Nb201Arch
 from search_spaces.ops import OPS, AuxiliaryHead, DropPath, ReLUConvBN
 
 
