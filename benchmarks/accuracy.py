@@ -25,8 +25,9 @@ import torch
 
 import search_spaces
 from nas.train.data import load_splits, stratified_sample
+from nas.train.device import resolve_device
 from nas.train.presets import PRESETS, Preset
-from nas.train.trainer import evaluate, resolve_device, train_candidate
+from nas.train.trainer import evaluate, train_candidate
 from search_spaces import ModelConfig
 from search_spaces.known_cells import DARTS_V2
 

@@ -26,8 +26,9 @@ from torch import nn
 
 import search_spaces
 from nas.train.data import Splits, load_splits
+from nas.train.device import resolve_device
 from nas.train.presets import Preset, TrainConfig
-from nas.train.trainer import resolve_device, train_candidate
+from nas.train.trainer import train_candidate
 from search_spaces import ModelConfig
 from search_spaces.known_cells import DARTS_V2
 

@@ -9,7 +9,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from nas.errors import UserError
+from nas.errors import UserError, one_line
 
 
 class _Commands(TyperGroup):
@@ -20,7 +20,7 @@ class _Commands(TyperGroup):
         try:
             return super().invoke(ctx)
         except UserError as e:
-            typer.echo("error: " + " ".join(str(e).split()), err=True)
+            typer.echo("error: " + one_line(e), err=True)
             raise typer.Exit(2) from None
 
 
@@ -57,5 +57,5 @@ def main() -> None:
     try:
         app()
     except UserError as e:  # raised outside a command (e.g. while parsing); same one-line form
-        typer.echo("error: " + " ".join(str(e).split()), err=True)
+        typer.echo("error: " + one_line(e), err=True)
         sys.exit(2)

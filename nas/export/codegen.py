@@ -68,7 +68,7 @@ def generate_source(arch: Architecture, config: ModelConfig, header: str) -> str
     try:
         code = _space(arch).export_code(arch, config)
     except (NotImplementedError, LookupError) as e:
-        raise UserError(f"cannot export: {' '.join(str(e).split())}") from None
+        raise UserError(f"cannot export: {e}") from None
     return f'"""{header.strip()}\n"""\n\nimport torch\nfrom torch import nn\n\n\n{class_source(code.classes)}{code.body}'
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import search_spaces
 import strategies
 from nas import atomic
-from nas.errors import UserError
+from nas.errors import UserError, one_line
 from nas.search.candidate import METRIC, Evaluator
 from nas.search.config import SearchConfig
 from nas.search.run_folder import DEFAULT_RESULTS_DIR, RunFolder, write_trials
@@ -250,7 +250,7 @@ def init_ray(address: str | None) -> None:
             ray.init(include_dashboard=False, log_to_driver=False)
     except (ConnectionError, ValueError, RuntimeError) as e:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
-        raise UserError(f"could not start or reach {where}: {' '.join(str(e).split())[:300]}") from None
+        raise UserError(f"could not start or reach {where}: {one_line(e)[:300]}") from None
 
 
 @dataclass

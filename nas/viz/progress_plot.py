@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from nas.errors import UserError
-from nas.search.run_folder import RunFolder
+from nas.search.candidate import METRIC, CandidateStatus
+from nas.search.run_folder import RunFolder, is_ranked, rank_key
 from nas.viz.figures import plt, save_figure
 
 
@@ -67,9 +68,11 @@ class RunProgress:
         times = [t["finished_at"] for t in trials if t.get("finished_at") is not None]
         return cls(
             label=f"{config.get('name') or run.name} ({strategy})",
-            completed=[t for t in trials if t["status"] == "completed" and t.get("val_accuracy") is not None],
-            stopped=[t for t in trials if t["status"] == "stopped" and t.get("val_accuracy") is not None],
-            failed=sum(t["status"] == "failed" for t in trials),
+            completed=[t for t in trials if is_ranked(t)],
+            stopped=[
+                t for t in trials if t["status"] == CandidateStatus.STOPPED and t.get(METRIC) is not None
+            ],
+            failed=sum(t["status"] == CandidateStatus.FAILED for t in trials),
             start=min(times, default=0.0),
         )
 
@@ -80,8 +83,7 @@ class RunProgress:
         return np.array([((t.get("finished_at") or self.start) - self.start) / 60 for t in self.completed])
 
     def winner(self) -> dict[str, Any]:
-        # Same ordering as RunFolder.ranked: ties go to the earlier proposal.
-        return min(self.completed, key=lambda t: (-t["val_accuracy"], t.get("proposal") or 0))
+        return min(self.completed, key=rank_key)
 
 
 def plot_progress(runs: Sequence[RunFolder], path: str | os.PathLike, title: str = "") -> Path:
