@@ -52,8 +52,9 @@ class RunState:
 
 
 @dataclass
-class Progress:
-    """Counts the live display and the end-of-run summary read."""
+class SearchCounts:
+    """This search's tallies (done, running, failed, stopped early, best so far) and its clock: what the live
+    display and the end-of-run summary read."""
 
     total: int | None
     time_budget_s: float | None
@@ -256,7 +257,7 @@ def init_ray(address: str | None) -> None:
 @dataclass
 class SearchOutcome:
     run: RunFolder
-    progress: Progress
+    progress: SearchCounts
     finished: bool  # the budget is spent and nothing is in flight
 
 
@@ -313,7 +314,7 @@ def run_search(
     recorder = Recorder(run, strategy, state, rows)
     recorder.save()
 
-    progress = Progress(
+    progress = SearchCounts(
         total=config.trials, time_budget_s=config.time_budget_s, elapsed_before=state.elapsed_s
     )
     for row in rows:
@@ -326,14 +327,14 @@ def run_search(
     from ray import tune
 
     from nas.search import tune_glue
-    from nas.search.live_display import ProgressDisplay
+    from nas.search.live_display import LiveDisplay
 
     scheduler = (
         tune_glue.EarlyStopping(PRESETS[config.preset].train.epochs) if config.scheduler == "asha" else None
     )
     if scheduler is not None:
         scheduler.prime([row["val_curve"] for row in rows if row["val_curve"]])
-    display = ProgressDisplay(progress, config, quiet=quiet)
+    display = LiveDisplay(progress, config, quiet=quiet)
     listeners = [display.on_result] + ([on_result] if on_result else [])
 
     def record(proposal, result, status) -> None:

@@ -45,7 +45,7 @@ def plot_curves(
 
 
 @dataclass(frozen=True)
-class RunProgress:
+class PlottedRun:
     """One run's candidates, split the way the progress plot shows them."""
 
     label: str
@@ -55,7 +55,7 @@ class RunProgress:
     start: float  # unix time of the run's first result, any status
 
     @classmethod
-    def of(cls, run: RunFolder) -> RunProgress:
+    def of(cls, run: RunFolder) -> PlottedRun:
         trials = sorted(
             run.trials(),
             key=lambda t: (t.get("finished_at") is None, t.get("finished_at") or 0.0, t.get("proposal") or 0),
@@ -93,7 +93,7 @@ def plot_progress(runs: Sequence[RunFolder], path: str | os.PathLike, title: str
     from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter
 
-    progress = [RunProgress.of(run) for run in runs]
+    progress = [PlottedRun.of(run) for run in runs]
     if not any(p.completed for p in progress):
         names = ", ".join(run.name for run in runs)
         raise UserError(
