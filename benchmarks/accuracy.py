@@ -4,8 +4,8 @@ time-limited final training on all 50,000 training images, through the engine's 
     python benchmarks/accuracy.py --data PATH --epochs 20 --time-limit-s 600     # on the GPU machine
     python benchmarks/accuracy.py --data PATH --tiny --device cpu                # a quick sanity run on a CPU
 
-Training stops after the first epoch that ends past --time-limit-s (the schedule is planned for --epochs, so set
---epochs to what fits); the script says how many epochs ran.
+Training stops after the first epoch that ends past --time-limit-s (the schedule is planned for --epochs, so
+set --epochs to what fits); the script says how many epochs ran.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Architectures the user names (a JSON file written by `search_spaces.to_json`, or a run's row), read into values
-or one-line UserErrors that say what is wrong and how to fix it. Torch-free."""
+"""Architectures the user names (a JSON file written by `search_spaces.to_json`, or a run's row), read into
+values or one-line UserErrors that say what is wrong and how to fix it. Torch-free."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from search_spaces import Architecture
 
 
 def read_arch_json(path: str | os.PathLike) -> dict[str, Any]:
-    """The JSON object in `path`, checked only for being an architecture's (an object with a "space" key), so a
-    caller can look at its space before reading it with that space's options."""
+    """The JSON object in `path`, checked only for being an architecture's (an object with a "space" key), so
+    a caller can look at its space before reading it with that space's options."""
     path = Path(path)
     try:
         text = path.read_text()

@@ -13,8 +13,8 @@ from nas.errors import UserError, one_line
 
 
 class _Commands(TyperGroup):
-    """Every command's user mistakes (UserError) end as one line on stderr and exit code 2, also when the app is
-    invoked in-process (tests) rather than through `main`."""
+    """Every command's user mistakes (UserError) end as one line on stderr and exit code 2, also when the app
+    is invoked in-process (tests) rather than through `main`."""
 
     def invoke(self, ctx: click.Context):
         try:

@@ -1,4 +1,5 @@
-"""The tree's own rules: no import circles between the project's modules, and a light `import nas` / `nas --help`."""
+"""The tree's own rules: no import circles between the project's modules, and a light `import nas` / `nas
+--help`."""
 
 import ast
 import subprocess
@@ -51,7 +52,8 @@ def test_no_import_circles():
         graph.add_node(name)
         for target in _imports(ast.parse(path.read_text()), modules, name):
             # A package's __init__ importing its own modules (to register them, or to re-export) is how a
-            # package is made, not a circle; a module importing names back from its half-initialised package is.
+            # package is made, not a circle; a module importing names back from its half-initialised package
+            # is.
             if not target.startswith(name + "."):
                 graph.add_edge(name, target)
     cycles = sorted(sorted(c) for c in nx.simple_cycles(graph))

@@ -169,7 +169,8 @@ def _describe_misfit(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> s
     missing = [k for k in expected if k not in state_dict]
     unexpected = [k for k in state_dict if k not in expected]
     wrong = [
-        f"{k} is {list(getattr(state_dict[k], 'shape', [type(state_dict[k]).__name__]))}, needs {list(v.shape)}"
+        f"{k} is {list(getattr(state_dict[k], 'shape', [type(state_dict[k]).__name__]))}, "
+        f"needs {list(v.shape)}"
         for k, v in expected.items()
         if k in state_dict and (not isinstance(state_dict[k], torch.Tensor) or state_dict[k].shape != v.shape)
     ]
@@ -278,7 +279,8 @@ def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path) -> None:
 
 
 def _check_same(reference: torch.Tensor, exported: torch.Tensor, what: str) -> None:
-    # Exported modules run the same ops in the same order; a difference is a bug in the exporter, not bad input.
+    # Exported modules run the same ops in the same order; a difference is a bug in the exporter, not bad
+    # input.
     if not torch.allclose(reference, exported, rtol=0, atol=ATOL):
         gap = (reference - exported).abs().max().item()
         raise RuntimeError(f"export self-check failed: {what} differs from the engine's network by {gap:.3g}")

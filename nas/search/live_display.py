@@ -18,8 +18,8 @@ def _duration(seconds: float | None) -> str:
 
 
 class LiveDisplay:
-    """The terminal view of a running search, redrawn from its SearchCounts: a rich live panel on stderr, or one
-    plain line per finished candidate when `quiet`."""
+    """The terminal view of a running search, redrawn from its SearchCounts: a rich live panel on stderr, or
+    one plain line per finished candidate when `quiet`."""
 
     def __init__(self, progress, config, quiet: bool = False):
         self.progress, self.config, self.quiet = progress, config, quiet

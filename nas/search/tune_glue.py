@@ -46,8 +46,8 @@ def candidate_trainable(config: dict[str, Any], evaluator: Evaluator) -> None:
 
 
 class EarlyStopping(ASHAScheduler):
-    """ASHA (Li et al. 2020) on per-epoch validation accuracy that remembers which trials it stopped, and can be
-    primed with earlier candidates' curves so a resumed run prunes against the same history (Tune does not
+    """ASHA (Li et al. 2020) on per-epoch validation accuracy that remembers which trials it stopped, and can
+    be primed with earlier candidates' curves so a resumed run prunes against the same history (Tune does not
     restore ASHA's rungs: ray-project/ray#30838)."""
 
     def __init__(self, epochs: int) -> None:

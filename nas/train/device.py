@@ -8,8 +8,8 @@ from nas.errors import UserError
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """None: the GPU when torch sees one, else the CPU. Raises UserError, naming the fix, for anything that is not
-    a CPU or CUDA device this machine has."""
+    """None: the GPU when torch sees one, else the CPU. Raises UserError, naming the fix, for anything that is
+    not a CPU or CUDA device this machine has."""
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

@@ -44,8 +44,8 @@ def resolve_target(
     arch_file: str | os.PathLike | None = None,
     output: str | os.PathLike | None = None,
 ) -> FinalTarget:
-    """The run's best candidate by validation accuracy, or the architecture in `arch_file`. The space's options
-    come from the run's config.json when there is a run, else the space's defaults."""
+    """The run's best candidate by validation accuracy, or the architecture in `arch_file`. The space's
+    options come from the run's config.json when there is a run, else the space's defaults."""
     if run is None and arch_file is None:
         raise UserError("name a run (nas final RUN) or an architecture file (nas final --arch FILE.json)")
     folder = open_run(run, results_dir) if run is not None else None

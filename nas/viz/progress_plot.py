@@ -87,9 +87,9 @@ class PlottedRun:
 
 
 def plot_progress(runs: Sequence[RunFolder], path: str | os.PathLike, title: str = "") -> Path:
-    """Best validation accuracy so far against completed candidates and against wall time, one line per run, and
-    every candidate's accuracy against its size with each run's winner starred. Raises UserError when no run has
-    a completed candidate."""
+    """Best validation accuracy so far against completed candidates and against wall time, one line per run,
+    and every candidate's accuracy against its size with each run's winner starred. Raises UserError when no
+    run has a completed candidate."""
     from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter
 
@@ -187,7 +187,8 @@ def plot_progress(runs: Sequence[RunFolder], path: str | os.PathLike, title: str
     for ax in (by_count, by_time, by_size):
         ax.grid(alpha=0.3)
     counts = "; ".join(
-        f"{p.label}: {len(p.completed)} completed, {len(p.stopped)} stopped early, {p.failed} failed (not shown)"
+        f"{p.label}: {len(p.completed)} completed, {len(p.stopped)} stopped early, "
+        f"{p.failed} failed (not shown)"
         for p in progress
     )
     fig.text(0.5, -0.02, counts, ha="center", va="top", fontsize=9, color="#444444", wrap=True)

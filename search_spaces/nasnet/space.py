@@ -148,7 +148,8 @@ class NasnetSpace(SearchSpace):
                 for op in block.ops:
                     if op not in self.ops:
                         raise ArchitectureError(
-                            f"{name} cell, block {b}: op {op!r} is not in this space's op set {list(self.ops)}"
+                            f"{name} cell, block {b}: op {op!r} is not in this space's op set "
+                            f"{list(self.ops)}"
                         )
 
     def build(self, arch: NasnetArch, config: ModelConfig):
