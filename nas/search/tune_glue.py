@@ -71,6 +71,8 @@ class EarlyStopping(ASHAScheduler):
         return action
 
     def prime(self, curves: list[list[float]]) -> None:
+        # Ray's private API, checked by tests/test_ray_private_api.py against the pinned Ray (pyproject.toml):
+        # AsyncHyperBandScheduler._brackets, _Bracket.on_result(trial, cur_iter, cur_rew) and _metric_op.
         bracket = self._brackets[0]
         for n, curve in enumerate(curves):
             earlier = _EarlierTrial(f"earlier-{n}")
