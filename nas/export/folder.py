@@ -2,7 +2,7 @@
 
 An export folder holds:
 
-    model.py              the network as readable PyTorch code that imports only torch (nas/codegen.py)
+    model.py              the network as readable PyTorch code that imports only torch (nas/export/codegen.py)
     weights.pt            its state_dict, a plain dict of tensors (`torch.load(..., weights_only=True)`)
     arch.json             the architecture as the engine reads it (`search_spaces.arch_from_json`)
     metadata.json         accuracy, size, FLOPs, where the weights came from, versions, arch hash
