@@ -38,17 +38,14 @@ DEFAULT_BATCH = 64  # images per batch: Mellor et al. score NB201 cells on 128; 
 def score_batch(
     data: str | os.PathLike | None, *, seed: int = 0, size: int = DEFAULT_BATCH, val_size: int = 5000
 ) -> np.ndarray:
-    """`size` training images (uint8, N x 32 x 32 x 3) drawn with `seed` from the training part of the run's
-    split (the validation images a search ranks candidates by are never used), in index order."""
+    """`size` training images (uint8, N x 32 x 32 x 3; all of them if there are fewer) drawn with `seed` from
+    the training part of the run's split (the validation images a search ranks candidates by are never used),
+    in index order."""
     from nas.train.data import load_splits
 
     splits = load_splits(data, seed=seed, val_size=val_size)
     n = len(splits.train_labels)
-    if size > n:
-        from nas.errors import UserError
-
-        raise UserError(f"a score batch of {size} images needs at least that many training images; {n} here")
-    picked = np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
+    picked = np.sort(np.random.default_rng(seed).choice(n, size=min(size, n), replace=False))
     return np.ascontiguousarray(splits.train_images[picked])
 
 
