@@ -174,3 +174,49 @@ def test_warm_start_setting_is_checked():
     with pytest.raises(UserError, match="warm_start"):
         make_config({"name": "w", "warm_start": -1})
     assert make_config({"name": "w"}).warm_start == 0
+
+
+# -- tabular mode --
+
+
+def test_tabular_warm_start_scores_once_and_starts_every_strategy_there(tmp_path, monkeypatch):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from nas.bench import tabular, warm_start
+    from nas.bench.synthetic_table import synthetic_nb201_rows
+    from nas.cli import app
+    from tests.tiny_cifar import tiny_arrays, write_parquet
+
+    monkeypatch.setenv("NAS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setitem(warm_start.BENCHMARK_MODELS, "nb201", SMALL)  # the real C=16, N=5 is slow for a test
+    data = write_parquet(tmp_path / "cifar", tiny_arrays(per_class_train=2, per_class_test=1))
+    rows = synthetic_nb201_rows(0)
+    pq.write_table(
+        pa.table({"arch": [a for a, _ in rows], "val_acc": [m for _, m in rows]}), tmp_path / "t.parquet"
+    )
+    args = [
+        "benchmark",
+        "--table",
+        tmp_path / "t.parquet",
+        "--strategies",
+        "random,evolution,rl",
+        "--seeds",
+        "2",
+    ]
+    args += ["--budget", "5", "--workers", "1", "--warm-start", "3", "--score-data", data, "--output"]
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, [*map(str, args), str(tmp_path / "curves.parquet")])
+    assert result.exit_code == 0, result.output
+    assert "warm start: 3 cells per seed, 6 distinct, 6 scored now" in " ".join(result.output.split())
+
+    space = search_spaces.make_space("nb201")
+    again = warm_start.score_warm_starts(space, 2, 3, str(data))
+    assert again.computed == 0 and again.cells == 6  # every score came from the disk cache
+    table = tabular.load_table(tmp_path / "t.parquet", space, "arch", "val_acc")
+    curves = pq.read_table(tmp_path / "curves.parquet").to_pylist()
+    for name in ("random", "evolution", "rl"):
+        for seed in (0, 1):
+            metrics = [c["metric"] for c in curves if c["strategy"] == name and c["seed"] == seed]
+            assert metrics[:3] == [table.lookup(a) for a in again.by_seed[seed]]
