@@ -6,6 +6,7 @@ import json
 import math
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 import search_spaces
@@ -220,3 +221,59 @@ def test_tabular_warm_start_scores_once_and_starts_every_strategy_there(tmp_path
         for seed in (0, 1):
             metrics = [c["metric"] for c in curves if c["strategy"] == name and c["seed"] == seed]
             assert metrics[:3] == [table.lookup(a) for a in again.by_seed[seed]]
+
+
+# -- nas score and nas plot --scores --
+
+
+def test_nas_score_a_run_then_plot_scores_against_accuracy(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from nas.atomic import write_json
+    from nas.cli import app
+    from nas.search.run_folder import RunFolder, write_trials
+    from tests.tiny_cifar import tiny_arrays, write_parquet
+
+    monkeypatch.setenv("NAS_CACHE_DIR", str(tmp_path / "cache"))
+    data = write_parquet(tmp_path / "cifar", tiny_arrays(per_class_train=2, per_class_test=1))
+    run = RunFolder(tmp_path / "runs" / "r")
+    write_json(
+        run.config_path, {"name": "r", "space": "nb201", "preset": "smoke", "data": str(data), "val_size": 5}
+    )
+    archs = [CONVS, ALL_POOL, ALL_NONE, *sample_distinct(search_spaces.make_space("nb201"), 3, seed=1)]
+    write_trials(
+        run.trials_path,
+        [
+            {
+                "trial_id": f"t{i:05d}",
+                "proposal": i,
+                "arch": search_spaces.to_json(a),
+                "arch_hash": search_spaces.canonical_hash(a),
+                "status": "completed",
+                "val_accuracy": 0.5 - 0.05 * i,
+                "val_curve": [0.5 - 0.05 * i],
+            }
+            for i, a in enumerate(archs)
+        ],
+    )
+    common = ["--results-dir", str(tmp_path / "runs")]
+    result = CliRunner().invoke(app, ["score", "r", *common])
+    assert result.exit_code == 0, result.output
+    assert "Spearman with validation accuracy over 6 completed candidates" in result.output
+    assert "s per cell computed" in result.output
+    scored = pq.read_table(run.path / "scores.parquet").to_pylist()
+    assert [s["trial_id"] for s in scored] == [f"t{i:05d}" for i in range(6)]
+    assert all(math.isfinite(s["score_naswot"]) and s["error"] is None for s in scored)
+
+    result = CliRunner().invoke(app, ["plot", "r", "--scores", *common])
+    assert result.exit_code == 0, result.output
+    assert (run.path / "scores.png").stat().st_size > 0
+
+    one = CliRunner().invoke(
+        app,
+        ["score", "darts_v2", "--data", str(data), "--preset", "smoke", "-o", str(tmp_path / "d.parquet")],
+    )
+    assert one.exit_code == 0, one.output
+    assert len(pq.read_table(tmp_path / "d.parquet")) == 1
+    bad = CliRunner().invoke(app, ["score", "no-such-cell", *common])
+    assert bad.exit_code == 2 and "not an architecture file, a known cell" in bad.output

@@ -90,7 +90,7 @@ def score(
     if output is not None and output.suffix != ".parquet":
         raise UserError(f"-o {output}: scores are written as Parquet; name the file .parquet")
     trials: list[dict[str, Any]] = []
-    split_seed, val_size, space_options = seed or 0, 5000, {}
+    split_seed, val_size, space_options = seed or 0, 0, {}  # no run: the batch comes from all training images
     if sample is not None:
         from nas.scores.scorer import sample_distinct
 
