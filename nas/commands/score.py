@@ -87,6 +87,13 @@ def score(
         raise UserError(
             f"unknown search space {space!r}; choose one of {', '.join(sorted(search_spaces.SPACES))}"
         )
+    if device not in (None, "cpu", "cuda"):
+        raise UserError(f"--device {device!r}: choose cpu or cuda")
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UserError("--device cuda: no CUDA GPU is visible to torch here; use --device cpu")
     if output is not None and output.suffix != ".parquet":
         raise UserError(f"-o {output}: scores are written as Parquet; name the file .parquet")
     trials: list[dict[str, Any]] = []

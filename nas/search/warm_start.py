@@ -10,7 +10,7 @@ never the held-out validation images) and its seed, so a run is as reproducible 
 
 from __future__ import annotations
 
-import logging
+import sys
 import time
 from typing import Any
 
@@ -18,8 +18,6 @@ import search_spaces
 from nas.search.config import SearchConfig
 from nas.search.run_folder import RunFolder
 from search_spaces.base import Architecture, SearchSpace
-
-log = logging.getLogger(__name__)
 
 SCORE_NAMES = ("synflow", "naswot")  # nas.scores.DEFAULT_SCORES, without importing torch here
 COLUMNS = tuple(f"score_{name}" for name in SCORE_NAMES)
@@ -59,12 +57,11 @@ class RunScores:
         ranks = combined_rank(records)
         write_warm_start(self.run, [archs[i] for i in order], [records[i] for i in order], ranks[order])
         unscorable = sum(1 for r in records if r["error"])
-        log.info(
-            "warm start: scored %d cells in %.1f s (%d unscorable); best %s",
-            len(archs),
-            seconds,
-            unscorable,
-            archs[order[0]] if archs else None,
+        # One line before the search's own display starts: scoring takes a while and the user should know why.
+        print(
+            f"warm start: scored {len(archs)} cells in {seconds:.1f} s on {self.scorer.device.type} "
+            f"({self.scorer.computed} computed, {unscorable} unscorable); see {self.run.path / 'warm_start.parquet'}",
+            file=sys.stderr,
         )
         return [archs[i] for i in order]
 
