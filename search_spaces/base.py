@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -18,6 +18,8 @@ import numpy as np
 if TYPE_CHECKING:
     import networkx as nx
     from torch import nn
+
+    from search_spaces.code import ExportCode
 
 
 class ArchitectureError(ValueError):
@@ -119,6 +121,29 @@ class SearchSpace(abc.ABC):
     @abc.abstractmethod
     def options(self) -> dict[str, Any]:
         """The keyword arguments that recreate this space (saved in run folders)."""
+
+    # -- what pictures and export need; class-level, so that neither builds a space (nor imports torch) --
+
+    diagram_note: ClassVar[str] = ""  # how to read this space's cell diagrams, printed under them
+    # This space's op names that the op registry (search_spaces/ops.py) spells differently, e.g. NB201's
+    # skip_connect is the registry's identity: pictures colour an op by its registry name.
+    registry_ops: ClassVar[Mapping[str, str]] = {}
+
+    @classmethod
+    def diagram_cells(cls, arch: Architecture) -> dict[str, nx.MultiDiGraph]:
+        """The graphs a cell diagram draws, by panel title: by default one panel of `arch.to_graph()`."""
+        return {f"{cls.name} cell": arch.to_graph()}
+
+    @classmethod
+    def export_code(cls, arch: Architecture, config: ModelConfig) -> ExportCode:
+        """The network as standalone PyTorch classes ending with `Network`, whose defaults are `config`'s
+        size; its modules mirror `build`'s in the same order, without training-only parts."""
+        raise NotImplementedError(f"search space {cls.name!r} cannot be exported: it has no export_code")
+
+    @classmethod
+    def export_key(cls, key: str) -> str:
+        """The name under which the code of `export_code` holds the engine's state_dict entry `key`."""
+        return key
 
     def check_decoding(self, choices: Sequence[int]) -> None:
         sizes = self.decisions()

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from strategies import register_strategy
+from strategies._registry import register_strategy
 from strategies.base import Strategy, StrategyError
 
 

@@ -52,7 +52,7 @@ def show(
     """Draw the cells of an architecture, or of a run's best (or --rank K) candidate."""
     from nas.search.run_folder import open_run
     from nas.viz.cell_diagram import save_cell_diagram
-    from nas.viz.progress_plot import candidate_arch, candidate_caption
+    from nas.viz.run_pictures import candidate_arch, candidate_caption
 
     given = Path(target)
     if given.is_file():

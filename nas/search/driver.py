@@ -410,7 +410,7 @@ def run_search(
 
 def refresh_pictures(run: RunFolder) -> None:
     """Pictures are a convenience: a failure to draw is reported, never a failure of the finished search."""
-    from nas.viz.progress_plot import refresh_run_pictures
+    from nas.viz.run_pictures import refresh_run_pictures
 
     try:
         refresh_run_pictures(run)

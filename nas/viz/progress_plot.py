@@ -8,23 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
-from nas.atomic import atomic_path
 from nas.errors import UserError
 from nas.search.run_folder import RunFolder
-
-
-def save_figure(fig, path: str | os.PathLike) -> None:
-    """Write PNG or SVG by the file's suffix, atomically."""
-    suffix = os.fspath(path).rsplit(".", 1)[-1].lower()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=suffix, dpi=150, bbox_inches="tight")
-    plt.close(fig)
+from nas.viz.figures import plt, save_figure
 
 
 def plot_curves(
@@ -206,42 +194,3 @@ def plot_progress(runs: Sequence[RunFolder], path: str | os.PathLike, title: str
     fig.tight_layout()
     save_figure(fig, path)
     return Path(path)
-
-
-def candidate_caption(run: RunFolder, trial: dict[str, Any], rank: int) -> str:
-    params = f", {trial['params'] / 1e6:.2f}M params" if trial.get("params") else ""
-    return (
-        f"{run.name}: rank {rank} of {len(run.ranked())} completed, validation accuracy "
-        f"{100 * trial['val_accuracy']:.2f}%{params} (trial {trial['trial_id']}, hash {trial['arch_hash']})"
-    )
-
-
-def candidate_arch(trial: dict[str, Any]):
-    import search_spaces
-
-    try:
-        return search_spaces.arch_from_json(trial["arch"])
-    except (search_spaces.ArchitectureError, TypeError) as e:
-        raise UserError(
-            f"trial {trial.get('trial_id')}: its arch cannot be read ({e}); is trials.parquet from "
-            "another version of nas?"
-        ) from None
-
-
-def refresh_run_pictures(run: RunFolder) -> list[Path]:
-    """Rewrite RUN/progress.png and RUN/best_cell.png (atomically); returns the files written. A run with no
-    completed candidate yet gets none, so a search may call this at any point."""
-    from nas.viz.cell_diagram import save_cell_diagram
-
-    ranked = run.ranked()
-    if not ranked:
-        return []
-    progress = plot_progress([run], run.progress_plot_path)
-    best = ranked[0]
-    cell = save_cell_diagram(
-        candidate_arch(best),
-        run.best_cell_path,
-        title=f"Best cell of {run.name}",
-        caption=candidate_caption(run, best, 1),
-    )
-    return [progress, cell]
