@@ -64,12 +64,7 @@ def run_score_rows(run: RunFolder) -> list[dict[str, Any]]:
 def plot_scores(run: RunFolder, path: str | os.PathLike) -> Path:
     """One panel per score: each completed candidate's score (x) against its validation accuracy (y), with
     Spearman's rho in the panel's title; synflow on a log axis."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from nas.viz.progress_plot import save_figure
+    from nas.viz.figures import plt, save_figure
 
     rows = run_score_rows(run)
     if len(rows) < 2:
