@@ -39,7 +39,7 @@ def _root() -> None:
     """Neural architecture search over cell search spaces (random, evolution, REINFORCE) on CIFAR-10."""
 
 
-from nas.commands import bench, export, final, pictures, results, search, spaces
+from nas.commands import bench, export, final, pictures, results, score, search, spaces
 
 app.command("spaces")(spaces.spaces)
 app.command("search")(search.search)
@@ -51,6 +51,7 @@ app.command("final")(final.final)
 app.command("export")(export.export)
 app.command("benchmark")(bench.benchmark)
 app.command("synthetic-table")(bench.synthetic_table)
+app.command("score")(score.score)
 
 
 def main() -> None:

@@ -299,12 +299,18 @@ def run_search(
         atomic.write_json(run.config_path, config.to_dict())
 
     space = search_spaces.make_space(config.space, **config.space_options)
+    from nas.search.warm_start import run_scores
+
+    scores = run_scores(config, space, run)
+    # A saved state carries its warm start; only a run without one (new, or killed while scoring) scores.
+    warm = scores.warm_start() if scores is not None and config.warm_start and not state.strategy else ()
     strategy = strategies.make_strategy(
         config.strategy,
         space,
         seed=config.seed,
         concurrency=config.concurrency,
         dedupe=config.dedupe,
+        **({"warm_start": warm} if warm else {}),
         **config.strategy_options,
     )
     if state.strategy:
@@ -346,6 +352,8 @@ def run_search(
             row.update(status="failed", error="the worker running this candidate died (see Ray's logs)")
         else:
             row.update(result_fields(result))
+        if scores is not None:
+            row.update(scores.columns(proposal.arch))
         if row["status"] == "failed" or row["val_accuracy"] is None:
             strategy.tell_failure(proposal.id, row["error"] or "no validation accuracy")
         else:

@@ -42,6 +42,10 @@ TRIALS_SCHEMA = pa.schema(
         ("status", pa.string()),  # a CandidateStatus: completed | failed | stopped (early-stopped)
         ("error", pa.string()),  # one line; null unless failed
         ("finished_at", pa.float64()),  # unix time the result arrived; orders the run's progress
+        # Training-free scores at initialisation (nas.scores); null when the run did not score, or the
+        # candidate could not be scored. Runs written before these columns existed read back without them.
+        ("score_synflow", pa.float64()),
+        ("score_naswot", pa.float64()),
     ]
 )
 
