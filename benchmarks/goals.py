@@ -2,8 +2,8 @@
 cost columns computed by the engine's builder (NB201's own network, C=16, N=5):
 
 1. under a parameter limit that excludes most of the table's best cells, constrained evolution's best metric
-   within the limit at 100 queries beats constrained random search's (one-sided Welch t-test and Mann-Whitney U
-   over 100 seeds), and no query of any strategy exceeds the limit;
+   within the limit at 100 queries beats constrained random search's (one-sided Welch t-test and
+   Mann-Whitney U over 100 seeds), and no query of any strategy exceeds the limit;
 2. with objectives (val_acc, params), multi-objective evolution's hypervolume at 200 queries beats random
    search's (same tests, 100 seeds).
 
@@ -92,7 +92,8 @@ def main() -> None:
     for name in NAMES:
         best = limited.best_so_far(name)
         print(
-            f"   {name:>9}: best within the limit @25 {best[:, 24].mean():.3f}, @50 {best[:, 49].mean():.3f}, "
+            f"   {name:>9}: best within the limit @25 {best[:, 24].mean():.3f}, "
+            f"@50 {best[:, 49].mean():.3f}, "
             f"@100 {best[:, 99].mean():.3f} ± {best[:, 99].std():.3f}"
         )
     compare(

@@ -3,8 +3,8 @@
 `params` and `flops` come from building the network with the space's own builder at a given `ModelConfig` and
 counting as `search_spaces.stats.model_stats` does, so they equal what the trainer records for a candidate.
 The network is built on the CPU, not on the meta device: with torch 2.14 a forward pass on meta tensors goes
-through Python meta kernels and, under FlopCounterMode, took 3x longer than on real CPU tensors (0.69 s against
-0.21 s for an NB201 network at C=16, N=5); building costs the same on both (0.09 s).
+through Python meta kernels and, under FlopCounterMode, took 3x longer than on real CPU tensors (0.69 s
+against 0.21 s for an NB201 network at C=16, N=5); building costs the same on both (0.09 s).
 
 `latency_ms` is the median wall time of 20 forward passes of one 3x32x32 image in eval mode without gradients,
 after 3 warm-up passes, on the given device (synchronised on CUDA). It is measured once per architecture.

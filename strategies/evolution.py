@@ -10,9 +10,9 @@ REA baseline on the 15,625-cell space with a few hundred queries. The paper's ow
 S = 25 over 20,000 models; with a budget of 100-200 queries, P = 100 would leave almost nothing for
 evolution.
 
-With several objectives (a `Goal` with cost objectives), the tournament winner is the member of best Pareto rank
-within the population, ties broken by the larger crowding distance (NSGA-II's crowded comparison, Deb et al.
-2002), instead of the most accurate one; aging is unchanged.
+With several objectives (a `Goal` with cost objectives), the tournament winner is the member of best
+Pareto rank within the population, ties broken by the larger crowding distance (NSGA-II's crowded
+comparison, Deb et al. 2002), instead of the most accurate one; aging is unchanged.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from strategies import register_strategy
+from strategies._registry import register_strategy
 from strategies.base import Strategy, StrategyError
 
 
@@ -46,6 +46,9 @@ class RegularizedEvolution(Strategy):
     A failed trial never joins the population (it has no fitness to compete with)."""
 
     config_class = EvolutionConfig
+
+    def warm_start_size(self) -> int:
+        return self.config.population  # the first population; later members come from mutation
 
     def __init__(self, space, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)

@@ -9,8 +9,9 @@ tabular benchmark reads them from its table).
   draws again).
 * **Pareto ranking** (Deb et al. 2002, NSGA-II): a candidate dominates another when it is no worse in every
   objective and better in one; rank 0 is the non-dominated front, rank 1 the front once rank 0 is removed, and
-  so on. Crowding distance (the perimeter of the box spanned by a point's neighbours on its front, per objective
-  normalised by the front's range; boundary points get infinity) breaks ties in favour of less crowded regions.
+  so on. Crowding distance (the perimeter of the box spanned by a point's neighbours on its front, per
+  objective normalised by the front's range; boundary points get infinity) breaks ties in favour of less
+  crowded regions.
 * **Scalarised reward** for REINFORCE, MnasNet's (Tan et al. 2019, eq. 2, the soft-constraint setting):
   reward = accuracy × Π_c (cost_c / target_c)^w with w = -0.07 for every cost objective. A network twice the
   target cost is worth 0.07 · ln 2 ≈ 4.7% less accuracy, half the target cost 4.7% more. The target of each
@@ -106,8 +107,8 @@ class Goal:
         return (-float(accuracy), *(float(costs[name]) for name in self.cost_objectives))
 
     def with_default_targets(self, samples: Sequence[Mapping[str, float]]) -> Goal:
-        """This goal with a target for every cost objective: its limit when it has one, else the median of that
-        cost over `samples` (costs of architectures drawn uniformly from the space)."""
+        """This goal with a target for every cost objective: its limit when it has one, else the median of
+        that cost over `samples` (costs of architectures drawn uniformly from the space)."""
         targets = dict(self.targets)
         for name in self.cost_objectives:
             if name not in targets:
@@ -152,8 +153,9 @@ def pareto_ranks(points: Sequence[Sequence[float]]) -> np.ndarray:
 
 
 def pareto_mask(points: Sequence[Sequence[float]]) -> np.ndarray:
-    """True for the non-dominated points (exact duplicates of a front point are on the front too). One pass over
-    the points sorted by their sum against the front found so far: fast for the 15,625 rows of a table."""
+    """True for the non-dominated points (exact duplicates of a front point are on the front too). One pass
+    over the points sorted by their sum against the front found so far: fast for the 15,625 rows of a
+    table."""
     p = np.asarray(points, dtype=float).reshape(len(points), -1)
     mask = np.zeros(len(p), dtype=bool)
     front: list[int] = []

@@ -1,4 +1,4 @@
-"""Tabular benchmarks under limits and with several objectives (`nas benchmark --max-params ... --objectives`).
+"""Tabular benchmarks under limits and with several objectives (`nas benchmark --max-params`, `--objectives`).
 
 The table's rows get their costs from the engine's builder (nas/bench/costs.py); the strategies then only
 propose rows within the limits, and the summary adds, per strategy, the best metric within the limits and the
@@ -12,12 +12,14 @@ cheapest; the table's own front gives the largest value any search can reach.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from nas.bench.tabular import BenchmarkResult, Table, checkpoints_for
+# Tables and results are nas.bench.tabular's Table and BenchmarkResult (tabular imports this module).
 from nas.errors import UserError
 from search_spaces.base import SearchSpace
 from strategies.objectives import ACCURACY, Goal, GoalError, hypervolume, pareto_mask
@@ -58,19 +60,20 @@ def make_goal(
     unavailable = [c for c in goal.costs_needed if c not in available]
     if unavailable:
         raise UserError(
-            f"{', '.join(unavailable)} is not available in tabular mode (it needs the network run on a device); "
+            f"{', '.join(unavailable)} is not available in tabular mode (it needs the network run on a "
+            f"device); "
             f"use {' or '.join(available)}"
         )
     return None if goal.trivial else goal
 
 
-def attach_costs(table: Table, space: SearchSpace) -> Table:
+def attach_costs(table: Any, space: SearchSpace) -> Any:
     from nas.bench.costs import table_costs
 
-    return Table(table.path, table.metric_column, table.metrics, table_costs(space, table.metrics))
+    return dataclasses.replace(table, costs=table_costs(space, table.metrics))
 
 
-def within_limits(table: Table, goal: Goal) -> Table:
+def within_limits(table: Any, goal: Goal) -> Any:
     """The rows a search under `goal` may propose; a UserError when there is none."""
     kept = {arch: m for arch, m in table.metrics.items() if goal.feasible(table.costs[arch])}
     if not kept:
@@ -78,10 +81,10 @@ def within_limits(table: Table, goal: Goal) -> Table:
             f"smallest {name} {min(c[name] for c in table.costs.values()):,.0f}" for name in goal.limits
         )
         raise UserError(f"no architecture of table {table.path} meets the limits ({smallest}); raise them")
-    return Table(table.path, table.metric_column, kept, {a: table.costs[a] for a in kept})
+    return dataclasses.replace(table, metrics=kept, costs={a: table.costs[a] for a in kept})
 
 
-def with_targets(goal: Goal, table: Table) -> Goal:
+def with_targets(goal: Goal, table: Any) -> Goal:
     """REINFORCE's reward targets for costs without a limit: the median over the rows within the limits."""
     return goal.with_default_targets(list(table.costs.values()))
 
@@ -94,7 +97,7 @@ class Normaliser:
     span: np.ndarray
 
     @classmethod
-    def of(cls, table: Table, goal: Goal) -> Normaliser:
+    def of(cls, table: Any, goal: Goal) -> Normaliser:
         points = np.array([_point(goal, m, table.costs[a]) for a, m in table.metrics.items()])
         low, high = points.min(0), points.max(0)
         return cls(low, np.where(high > low, high - low, 1.0))
@@ -107,14 +110,12 @@ def _point(goal: Goal, metric: float, costs) -> tuple[float, ...]:
     return goal.point(metric, costs)
 
 
-def table_front_hypervolume(table: Table, goal: Goal, norm: Normaliser) -> float:
+def table_front_hypervolume(table: Any, goal: Goal, norm: Normaliser) -> float:
     points = norm(np.array([_point(goal, m, table.costs[a]) for a, m in table.metrics.items()]))
     return hypervolume(points[pareto_mask(points)], np.ones(points.shape[1]))
 
 
-def hypervolume_at(
-    result: BenchmarkResult, norm: Normaliser, checkpoints: list[int]
-) -> dict[str, np.ndarray]:
+def hypervolume_at(result: Any, norm: Normaliser, checkpoints: list[int]) -> dict[str, np.ndarray]:
     """strategy -> (seeds, checkpoints): hypervolume of the front of the first q queries of each seed."""
     goal = result.goal
     columns = [goal.costs_needed.index(c) for c in goal.cost_objectives]
@@ -138,13 +139,13 @@ def one_sided_p(better: np.ndarray, worse: np.ndarray) -> float | None:
     return float(mannwhitneyu(better, worse, alternative="greater").pvalue)
 
 
-def render_goal_summary(result: BenchmarkResult, table: Table, full_rows: int):
+def render_goal_summary(result: Any, table: Any, full_rows: int, checkpoints: list[int]):
     """Best metric within the limits and, with cost objectives, the front's hypervolume; each with a
     one-sided Mann-Whitney U p-value against random search at the same queries."""
     from rich.table import Table as RichTable
 
     goal = result.goal
-    checkpoints = checkpoints_for(result.budget) or [result.budget]
+    checkpoints = checkpoints or [result.budget]
     last = result.budget
     limits = ", ".join(f"{k} <= {v:,.6g}" for k, v in sorted(goal.limits.items())) or "none"
     caption = [
@@ -186,7 +187,7 @@ def render_goal_summary(result: BenchmarkResult, table: Table, full_rows: int):
     return out, volumes
 
 
-def plot_hypervolume(result: BenchmarkResult, table: Table, path) -> None:
+def plot_hypervolume(result: Any, table: Any, path) -> None:
     from nas.viz.progress_plot import plot_curves
 
     norm = Normaliser.of(table, result.goal)

@@ -132,12 +132,16 @@ def run_one(
     seed: int,
     budget: int,
     dedupe: bool = True,
+    warm_start: Sequence[Architecture] = (),
     goal: Goal | None = None,
 ):
     """The metrics of the first `budget` queries of one strategy on one seed, its dedupe cache hits, and the
-    goal's costs of each query (budget, costs); with a goal the strategy sees the table's cost columns."""
-    goal_options = {} if goal is None else {"goal": goal, "costs": table.costs.__getitem__}
-    strategy = strategies.make_strategy(name, space, seed=seed, dedupe=dedupe, **goal_options)
+    goal's costs of each query (budget, costs); `warm_start` (best first) is proposed first (see
+    strategies/base.py); with a goal the strategy sees the table's cost columns."""
+    extra = {"warm_start": warm_start} if warm_start else {}
+    if goal is not None:
+        extra.update(goal=goal, costs=table.costs.__getitem__)
+    strategy = strategies.make_strategy(name, space, seed=seed, dedupe=dedupe, **extra)
     needed = () if goal is None else goal.costs_needed
     out, costs = np.empty(budget), np.empty((budget, len(needed)))
     for q in range(budget):
@@ -153,18 +157,19 @@ def run_one(
     return out, strategy.cache_hits, costs
 
 
-_WORKER_CONTEXT: tuple[SearchSpace, Table, int, bool, Goal | None] | None = None
+_WORKER_CONTEXT: tuple | None = None
 
 
-def _init_worker(context: tuple[SearchSpace, Table, int, bool, Goal | None]) -> None:
+def _init_worker(context: tuple) -> None:
     global _WORKER_CONTEXT
     _WORKER_CONTEXT = context
 
 
 def _run_job(job: tuple[str, int]):
-    space, table, budget, dedupe, goal = _WORKER_CONTEXT
+    space, table, budget, dedupe, warm_starts, goal = _WORKER_CONTEXT
     name, seed = job
-    return run_one(name, space, table, seed=seed, budget=budget, dedupe=dedupe, goal=goal)
+    warm = warm_starts.get(seed, ()) if warm_starts else ()
+    return run_one(name, space, table, seed=seed, budget=budget, dedupe=dedupe, warm_start=warm, goal=goal)
 
 
 def run_benchmark(
@@ -176,9 +181,11 @@ def run_benchmark(
     budget: int,
     dedupe: bool = True,
     workers: int = 1,
+    warm_starts: dict[int, list[Architecture]] | None = None,
     goal: Goal | None = None,
 ) -> BenchmarkResult:
-    """Each strategy on seeds 0..seeds-1, `budget` queries each, one query at a time (concurrency 1).
+    """Each strategy on seeds 0..seeds-1, `budget` queries each, one query at a time (concurrency 1);
+    with `warm_starts`, every strategy of seed s starts from `warm_starts[s]` (nas.bench.warm_start).
 
     Runs are independent, so `workers` > 1 spreads them over processes with identical results. Workers are
     forked: they inherit the imported modules and the table instead of loading them again (seconds each).
@@ -187,7 +194,7 @@ def run_benchmark(
     goal = None if goal is None or goal.trivial else goal
     if goal is not None and table.costs is None:
         raise ValueError("a goal needs the table's costs (nas.bench.costs.table_costs)")
-    context = (space, table, budget, dedupe, goal)
+    context = (space, table, budget, dedupe, warm_starts, goal)
     if workers > 1 and len(jobs) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -345,6 +352,8 @@ def benchmark_command(
     output: str | None,
     plot: str | None,
     workers: int = 1,
+    warm_start: int = 0,
+    score_data: str | None = None,
     objectives: str | None = None,
     max_params: float | None = None,
     max_flops: float | None = None,
@@ -373,6 +382,8 @@ def benchmark_command(
         raise UserError(f"--budget must be at least 1, got {budget}")
     if workers < 1:
         raise UserError(f"--workers must be at least 1, got {workers}")
+    if warm_start < 0:
+        raise UserError(f"--warm-start must be 0 (off) or a number of cells to score, got {warm_start}")
     if output is not None and not output.lower().endswith(".parquet"):
         raise UserError(f"--output {output!r} must end in .parquet")
     if plot is not None and not plot.lower().endswith((".png", ".svg")):
@@ -396,22 +407,43 @@ def benchmark_command(
         full = budgeted.attach_costs(loaded, search_space)
         loaded = budgeted.within_limits(full, goal)  # what the summary measures against
         goal = budgeted.with_targets(goal, loaded)
-
-    start = time.perf_counter()
-    result = run_benchmark(
-        search_space, full, names, seeds=seeds, budget=budget, dedupe=dedupe, workers=workers, goal=goal
-    )
-    wall_s = time.perf_counter() - start
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)  # piped to a file or a log: do not wrap the table to 80 columns
+    warm = None
+    if warm_start:
+        from nas.bench.warm_start import score_warm_starts
+
+        warm = score_warm_starts(search_space, seeds, warm_start, score_data)
+        console.print(
+            f"warm start: {warm_start} cells per seed, {warm.cells} distinct, {warm.computed} scored now "
+            f"({warm.cells - warm.computed} from the cache) in {warm.scoring_s:.1f} s on {warm.device}"
+            + (f", {warm.scoring_s / warm.computed:.3f} s per cell" if warm.computed else "")
+            + "; the time below is the queries only"
+        )
+
+    start = time.perf_counter()
+    result = run_benchmark(
+        search_space,
+        full,
+        names,
+        seeds=seeds,
+        budget=budget,
+        dedupe=dedupe,
+        workers=workers,
+        warm_starts=warm.by_seed if warm else None,
+        goal=goal,
+    )
+    wall_s = time.perf_counter() - start
     console.print(
         render_summary(
             summarize(result, loaded), result, loaded, dedupe=dedupe, wall_s=wall_s, workers=workers
         )
     )
     if goal is not None:
-        console.print(budgeted.render_goal_summary(result, loaded, len(full.metrics))[0])
+        console.print(
+            budgeted.render_goal_summary(result, loaded, len(full.metrics), checkpoints_for(result.budget))[0]
+        )
     if output:
         write_curves(result, output)
         print(f"wrote {output}")

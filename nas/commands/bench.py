@@ -40,6 +40,17 @@ def benchmark(
     max_latency_ms: Annotated[
         float | None, typer.Option(help="Latency limit (not available in tabular mode: needs a device).")
     ] = None,
+    warm_start: Annotated[
+        int,
+        typer.Option(
+            "--warm-start",
+            help="Score N random cells per seed with the real networks (cached) and start every strategy "
+            "from the best. 0: off.",
+        ),
+    ] = 0,
+    score_data: Annotated[
+        str | None, typer.Option(help="CIFAR-10 folder for the scoring batch.", envvar="NAS_DATA")
+    ] = None,
 ) -> None:
     """Compare strategies on a tabular benchmark in-process: best metric so far, queries to the top 0.1%."""
     from nas.bench.tabular import benchmark_command
@@ -61,6 +72,8 @@ def benchmark(
         max_params=max_params,
         max_flops=max_flops,
         max_latency_ms=max_latency_ms,
+        warm_start=warm_start,
+        score_data=score_data,
     )
 
 

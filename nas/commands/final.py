@@ -47,7 +47,8 @@ def final(
     ] = None,
     rank: Annotated[int, typer.Option(help="The K-th candidate (by accuracy, or within --pareto-pick).")] = 1,
 ) -> None:
-    """Train a run's best architecture (or --arch) on all 50,000 training images; write final.json and final.pt."""
+    """Train a run's best architecture (or --arch) on all 50,000 training images; write final.json and
+    final.pt."""
     from nas.train.final import resolve_preset, resolve_target, run_final
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")

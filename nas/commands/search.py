@@ -79,6 +79,17 @@ def search(
     max_latency_ms: Annotated[
         float | None, typer.Option(help="Propose only networks this fast at batch 1 on this machine (ms).")
     ] = None,
+    warm_start: Annotated[
+        int | None,
+        typer.Option(
+            "--warm-start",
+            help="Score this many random cells without training first; the strategy starts from the best. "
+            "[default: 0, off]",
+        ),
+    ] = None,
+    record_scores: Annotated[
+        bool, typer.Option("--record-scores", help="Record every candidate's training-free scores.")
+    ] = False,
 ) -> None:
     """Search for an architecture: the strategy proposes, Ray Tune trains candidates in parallel."""
     from nas.search import config as run_config
@@ -104,6 +115,8 @@ def search(
         "max_params": max_params,
         "max_flops": max_flops,
         "max_latency_ms": max_latency_ms,
+        "warm_start": warm_start,
+        "record_scores": True if record_scores else None,
     }
     given = {k: v for k, v in flags.items() if v is not None}
     if resume is not None:

@@ -1,11 +1,11 @@
-"""A search's goal beyond accuracy: the limits and objectives of its config, checked before anything is written,
-and the costs the strategy and the trial rows see.
+"""A search's goal beyond accuracy: the limits and objectives of its config, checked before anything is
+written, and the costs the strategy and the trial rows see.
 
 Costs are those of the network each candidate is trained as (the preset's model size), computed by the builder
-without training (search_spaces/cost.py); latency, when a limit or objective needs it, is measured at batch 1 on
-the machine running `nas search` (its GPU if it has one, else its CPU), once per architecture. Every computed
-cost is kept in RUN/costs.json, so a resumed search sees the same latencies and proposes exactly what the
-uninterrupted one would have.
+without training (search_spaces/cost.py); latency, when a limit or objective needs it, is measured at batch
+1 on the machine running `nas search` (its GPU if it has one, else its CPU), once per architecture. Every
+computed cost is kept in RUN/costs.json, so a resumed search sees the same latencies and proposes exactly what
+the uninterrupted one would have.
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ def validate(config) -> None:
     unknown = [o for o in config.objectives if o != ACCURACY and o not in COSTS]
     if unknown:
         raise UserError(
-            f"objectives: unknown objective {', '.join(unknown)}; choose {ACCURACY} and any of {', '.join(COSTS)}"
+            f"objectives: unknown objective {', '.join(unknown)}; "
+            f"choose {ACCURACY} and any of {', '.join(COSTS)}"
         )
     extra = sorted(set(config.cost_targets) - set(COSTS))
     if extra:
@@ -75,7 +76,8 @@ def validate(config) -> None:
 
 @dataclass
 class GoalPlan:
-    """What a search under a goal needs at run time: the goal, with its reward targets resolved, and the costs."""
+    """What a search under a goal needs at run time: the goal, with its reward targets resolved, and the "
+    "costs."""
 
     config: Any  # SearchConfig with cost_targets filled in
     goal: Goal | None
@@ -148,8 +150,8 @@ def plan(config, *, run_path: Path | None = None) -> GoalPlan:
         )
         flags = " / ".join(f"--{LIMIT_FIELDS[n].replace('_', '-')}" for n in sorted(goal.limits))
         raise UserError(
-            f"no architecture among {CHECK_DRAWS} drawn from {config.space} at preset {config.preset} meets the "
-            f"limits ({smallest}); raise {flags}"
+            f"no architecture among {CHECK_DRAWS} drawn from {config.space} at preset {config.preset} meets "
+            f"the limits ({smallest}); raise {flags}"
         )
     if any(c not in goal.targets for c in goal.cost_objectives):
         goal = goal.with_default_targets(samples[:TARGET_SAMPLES])

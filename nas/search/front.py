@@ -6,8 +6,9 @@ take part.
 
 Conditions are one small grammar, parsed without eval: `NAME OP NUMBER`, several joined by commas or `and`;
 NAME is val_accuracy (a fraction in [0, 1]), params, flops or latency_ms; OP is <, <=, > or >=; NUMBER is a
-decimal or scientific number with an optional k, M or G suffix (thousand, million, billion). `all` (or an empty
-condition) keeps the whole front. Among the front members meeting the condition, rank 1 is the most accurate.
+decimal or scientific number with an optional k, M or G suffix (thousand, million, billion). `all` (or an
+empty condition) keeps the whole front. Among the front members meeting the condition, rank 1 is
+the most accurate.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from nas.viz.progress_plot import plt, save_figure
+from nas.viz.figures import plt, save_figure
 
 
 def plot_fronts(
