@@ -38,7 +38,8 @@ def score(
         str | None,
         typer.Argument(
             metavar="[ARCH|RUN]",
-            help="An architecture (JSON file, known cell, or NB201 string) or a run whose candidates to score.",
+            help="An architecture (JSON file, known cell, or NB201 string) "
+            "or a run whose candidates to score.",
         ),
     ] = None,
     sample: Annotated[
@@ -161,8 +162,9 @@ def score(
     computed = scorer.computed
     per_cell = f"{scorer.compute_s / computed:.3f} s per cell computed" if computed else "all from the cache"
     typer.echo(
-        f"scored {len(archs)} cells ({computed} computed, {len(archs) - computed} from the cache) in {wall:.1f} s "
-        f"on {scorer.device.type}: {per_cell}; {preset or 'proxy'} preset network, batch of {len(images)}"
+        f"scored {len(archs)} cells ({computed} computed, {len(archs) - computed} from the cache) "
+        f"in {wall:.1f} s on {scorer.device.type}: {per_cell}; "
+        f"{preset or 'proxy'} preset network, batch of {len(images)}"
     )
     if trials:
         typer.echo(_correlations(rows))
