@@ -17,7 +17,8 @@ class UnknownSpaceError(KeyError):
 
 
 def register_space(name: str):
-    """Class decorator: make a SearchSpace subclass available as `name`. Registering a name twice is an error."""
+    """Class decorator: make a SearchSpace subclass available as `name`. Registering a name twice is an
+    error."""
 
     def register(cls: type[SearchSpace]) -> type[SearchSpace]:
         if name in SPACES:

@@ -45,7 +45,8 @@ def to_json(arch: Architecture) -> str:
 
 
 def canonical_hash(arch: Architecture) -> str:
-    """20 hex digits (80 bits) of SHA-256 over the canonical form: short to print, collision-free in practice."""
+    """20 hex digits (80 bits) of SHA-256 over the canonical form: short to print, collision-free in
+    practice."""
     text = f"{arch.space}:{arch.canonical_form()}"
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -55,9 +56,8 @@ class ModelConfig:
     """How big a network to build around the searched cells; passed whole to `SearchSpace.build`."""
 
     channels: int = 16  # C: channels of each op in the first stage; doubled at every reduction
-    cells_per_stage: int = (
-        2  # N: 3 stages of N cells; nasnet adds a reduction cell between stages (3N + 2 cells)
-    )
+    # N: 3 stages of N cells; nasnet adds a reduction cell between stages (3N + 2 cells)
+    cells_per_stage: int = 2
     num_classes: int = 10
     drop_path: float = 0.0  # largest probability of dropping a cell branch (Zoph et al. 2018); 0 turns it off
     auxiliary: bool = False  # auxiliary classifier at 2/3 depth (Szegedy et al. 2015), used in final training
@@ -113,7 +113,8 @@ class SearchSpace(abc.ABC):
 
     @abc.abstractmethod
     def validate(self, arch: Architecture) -> None:
-        """Raise ArchitectureError unless `arch` belongs to this space as configured (ops, number of blocks)."""
+        """Raise ArchitectureError unless `arch` belongs to this space as configured (ops, number of
+        blocks)."""
 
     @abc.abstractmethod
     def build(self, arch: Architecture, config: ModelConfig) -> nn.Module: ...

@@ -1,8 +1,8 @@
 """What a space's export twin returns and the line wrapping they share (no torch here).
 
-A space writes its network as standalone PyTorch code through `SearchSpace.export_code` (the cells spelled out,
-one module per op) and renames the engine's weights to match through `SearchSpace.export_key`; `nas export`
-(nas/export/codegen.py) adds the imports and the source of every engine class the code names.
+A space writes its network as standalone PyTorch code through `SearchSpace.export_code` (the cells spelled
+out, one module per op) and renames the engine's weights to match through `SearchSpace.export_key`; `nas
+export` (nas/export/codegen.py) adds the imports and the source of every engine class the code names.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """The one registry of candidate operations. Every builder has the signature `(C, stride) -> nn.Module`:
 C channels in and out; stride 2 halves the resolution (only ops on a reduction cell's inputs get it).
 
-Definitions follow DARTS (Liu et al. 2019, `cnn/operations.py` semantics) and NAS-Bench-201 (Dong & Yang 2020):
-separable convs are applied twice, convs are ReLU-Conv-BN, identity at stride 2 is a factorized reduce.
+Definitions follow DARTS (Liu et al. 2019, `cnn/operations.py` semantics) and NAS-Bench-201 (Dong & Yang
+2020): separable convs are applied twice, convs are ReLU-Conv-BN, identity at stride 2 is a factorized reduce.
 
 Each op also says how `nas export` writes it in standalone code (`code=` of `register_op`): an expression over
-the channel count `c` that names the classes of this module, whose source export copies into the generated file.
+the channel count `c` that names the classes of this module, whose source export copies into the generated
+file.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from torch import nn
 
 OpBuilder = Callable[[int, int], nn.Module]
 # How export writes an op: a Python expression over the channel count `c` that builds the same module in
-# standalone code, with `{stride}` standing for the stride; or a function of the stride giving that expression,
-# or None where the op is the identity and is written inline.
+# standalone code, with `{stride}` standing for the stride; or a function of the stride giving that
+# expression, or None where the op is the identity and is written inline.
 OpCodeTemplate = str | Callable[[int], str | None]
 
 
@@ -36,7 +37,8 @@ class OpCode:
 
 @dataclass(frozen=True)
 class Op:
-    """A registry entry: called like its builder, `OPS[name](C, stride)`; `code(stride)` is its export twin."""
+    """A registry entry: called like its builder, `OPS[name](C, stride)`; `code(stride)` is its export
+    twin."""
 
     name: str
     builder: OpBuilder
@@ -74,7 +76,8 @@ def register_op(name: str, code: OpCodeTemplate | None = None) -> Callable[[OpBu
 
 
 # The classes below are also copied, source and all, into exported model files (nas/export/codegen.py), which
-# are checked with ruff's defaults: keep their lines within 88 characters and split calls with a trailing comma.
+# are checked with ruff's defaults: keep their lines within 88 characters and split calls with a trailing
+# comma.
 
 
 class ReLUConvBN(nn.Sequential):
@@ -240,7 +243,8 @@ def set_drop_path_rate(model: nn.Module, rate: float) -> None:
 
 
 class AuxiliaryHead(nn.Module):
-    """Auxiliary classifier on 8x8 features (as in DARTS/NASNet), pooled adaptively so any resolution works."""
+    """Auxiliary classifier on 8x8 features (as in DARTS/NASNet), pooled adaptively so any resolution
+    works."""
 
     def __init__(self, C: int, num_classes: int):
         super().__init__()

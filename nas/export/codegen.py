@@ -1,17 +1,18 @@
 """Write an architecture out as a readable, standalone PyTorch file.
 
-The generated file imports only torch. Each cell becomes its own class whose `__init__` names one module per op
-and whose `forward` spells out the wiring, so the file reads like a hand-written model instead of a genotype
-interpreter. The engine classes the cells use (ops' helpers such as SepConv, from search_spaces/ops.py or a
-space's network module) are copied once, at the top, from their own source, so they cannot drift from the engine.
+The generated file imports only torch. Each cell becomes its own class whose `__init__` names one module per
+op and whose `forward` spells out the wiring, so the file reads like a hand-written model instead of a
+genotype interpreter. The engine classes the cells use (ops' helpers such as SepConv, from
+search_spaces/ops.py or a space's network module) are copied once, at the top, from their own source, so they
+cannot drift from the engine.
 
-What is space-specific comes from the space: `SearchSpace.export_code` (the cells and the network as source, and
-the engine classes it names) and `SearchSpace.export_key` (the engine's weight names -> the generated ones), which
-spaces write beside their network builder; each op's constructor expression comes from the op registry
-(`register_op(..., code=...)`). The generated modules mirror the engine's op for op and in the same order, so in
-eval mode they compute exactly what the engine computes. Two training-only parts are left out: the auxiliary head
-(only a training loss; its weights are dropped) and drop-path (identity at inference). `nas.export.folder` checks
-both claims on every export by loading strictly and comparing outputs.
+What is space-specific comes from the space: `SearchSpace.export_code` (the cells and the network as source,
+and the engine classes it names) and `SearchSpace.export_key` (the engine's weight names -> the generated
+ones), which spaces write beside their network builder; each op's constructor expression comes from the op
+registry (`register_op(..., code=...)`). The generated modules mirror the engine's op for op and in the same
+order, so in eval mode they compute exactly what the engine computes. Two training-only parts are left out:
+the auxiliary head (only a training loss; its weights are dropped) and drop-path (identity at inference).
+`nas.export.folder` checks both claims on every export by loading strictly and comparing outputs.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from search_spaces.base import Architecture, ModelConfig
 
 
 def _uses(cls: type) -> list[type]:
-    """The classes, other than torch's and builtins, that `cls`'s source names: the engine classes it needs."""
+    """The classes, other than torch's and builtins, that `cls`'s source names: the engine classes it
+    needs."""
     scope = vars(sys.modules[cls.__module__])
     names = {node.id for node in ast.walk(ast.parse(inspect.getsource(cls))) if isinstance(node, ast.Name)}
     return [
@@ -40,7 +42,8 @@ def _uses(cls: type) -> list[type]:
 
 
 def class_source(classes: frozenset[type] | set[type]) -> str:
-    """The source of `classes` and of the engine classes they use, each once, every class after those it uses."""
+    """The source of `classes` and of the engine classes they use, each once, every class after those it
+    uses."""
     done: list[type] = []
 
     def visit(cls: type) -> None:
@@ -68,8 +71,9 @@ def generate_source(arch: Architecture, config: ModelConfig, header: str) -> str
     try:
         code = _space(arch).export_code(arch, config)
     except (NotImplementedError, LookupError) as e:
-        raise UserError(f"cannot export: {' '.join(str(e).split())}") from None
-    return f'"""{header.strip()}\n"""\n\nimport torch\nfrom torch import nn\n\n\n{class_source(code.classes)}{code.body}'
+        raise UserError(f"cannot export: {e}") from None
+    imports = "import torch\nfrom torch import nn"
+    return f'"""{header.strip()}\n"""\n\n{imports}\n\n\n{class_source(code.classes)}{code.body}'
 
 
 def remap_state_dict(arch: Architecture, state_dict: dict[str, Any]) -> dict[str, Any]:

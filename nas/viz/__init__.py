@@ -4,4 +4,5 @@
 `cell_diagram` draws an architecture's cells, `progress_plot` a search's progress and benchmark curves, and
 `run_pictures` keeps a run folder's progress.png and best_cell.png current (called by the search driver).
 
-May import matplotlib, networkx, numpy, `search_spaces` and the run folder; never torch at import time, never Ray."""
+May import matplotlib, networkx, numpy, `search_spaces` and the run folder; never torch at import time, never
+Ray."""

@@ -1,8 +1,8 @@
 """Cell diagrams: an architecture's cells drawn left to right with matplotlib, no Graphviz needed.
 
 Works from the graphs a space's `diagram_cells` gives (by default its `to_graph()`: nodes with a `kind` of
-input/block/node/output and edges with an `op`), its `diagram_note` and its `registry_ops`, so a new space gets
-pictures without code here. Edges are colour- and dash-coded by op with one legend instead of text on
+input/block/node/output and edges with an `op`), its `diagram_note` and its `registry_ops`, so a new space
+gets pictures without code here. Edges are colour- and dash-coded by op with one legend instead of text on
 each edge: text labels on a 5-block cell collide however they are nudged, a legend never does.
 """
 
@@ -36,8 +36,8 @@ NODE_STYLE = {
     "block": {"facecolor": "#fff4cc", "edgecolor": "#a08020"},
 }
 
-# Fixed colours so an op looks the same in every picture; a space's own op names (NB201's skip_connect) take the
-# colour of the registry op they stand for (SearchSpace.registry_ops).
+# Fixed colours so an op looks the same in every picture; a space's own op names (NB201's skip_connect) take
+# the colour of the registry op they stand for (SearchSpace.registry_ops).
 OP_COLOURS = {
     "identity": "#2ca02c",
     "sep_conv_3x3": "#1f77b4",
@@ -83,9 +83,9 @@ def op_style(op: str, registry_ops: Mapping[str, str] = MappingProxyType({})) ->
 def layered_layout(
     g: nx.DiGraph | nx.MultiDiGraph, x_gap: float = X_GAP, y_gap: float = Y_GAP
 ) -> dict[Hashable, tuple[float, float]]:
-    """Left-to-right positions: a node's layer is its longest path from a node with no inputs, output nodes take
-    a layer of their own at the right, and nodes of a layer are ordered to cut crossings (barycenter sweeps).
-    Every node's x is strictly greater than all of its predecessors' x."""
+    """Left-to-right positions: a node's layer is its longest path from a node with no inputs, output nodes
+    take a layer of their own at the right, and nodes of a layer are ordered to cut crossings (barycenter
+    sweeps). Every node's x is strictly greater than all of its predecessors' x."""
     if not nx.is_directed_acyclic_graph(g):
         raise ValueError("a cell diagram needs an acyclic graph")
     layer: dict[Hashable, int] = {}
@@ -276,8 +276,8 @@ class CellPlan:
 
 
 def draw_cell(ax, plan: CellPlan, title: str = "", xlim: tuple[float, float] | None = None) -> set[str]:
-    """Draw one planned cell on `ax`; returns the ops it drew (for the legend). Give panels that should share a
-    scale the same `xlim`."""
+    """Draw one planned cell on `ax`; returns the ops it drew (for the legend). Give panels that should share
+    a scale the same `xlim`."""
     from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
     g, pos = plan.graph, plan.pos
@@ -352,7 +352,8 @@ def _legend_order(ops: set[str], registry_ops: Mapping[str, str]) -> list[str]:
 
 
 def cell_figure(arch, title: str = "", caption: str = ""):
-    """A figure of all of `arch`'s cells, stacked at one scale, with one op legend and the notes below them."""
+    """A figure of all of `arch`'s cells, stacked at one scale, with one op legend and the notes below
+    them."""
     from matplotlib.lines import Line2D
 
     space = search_spaces.SPACES[arch.space]

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from nas.errors import UserError
-from nas.search.run_folder import RunFolder
+from nas.search.candidate import METRIC, CandidateStatus
+from nas.search.run_folder import RunFolder, is_ranked, rank_key
 from nas.viz.figures import plt, save_figure
 
 
@@ -44,7 +45,7 @@ def plot_curves(
 
 
 @dataclass(frozen=True)
-class RunProgress:
+class PlottedRun:
     """One run's candidates, split the way the progress plot shows them."""
 
     label: str
@@ -54,7 +55,7 @@ class RunProgress:
     start: float  # unix time of the run's first result, any status
 
     @classmethod
-    def of(cls, run: RunFolder) -> RunProgress:
+    def of(cls, run: RunFolder) -> PlottedRun:
         trials = sorted(
             run.trials(),
             key=lambda t: (t.get("finished_at") is None, t.get("finished_at") or 0.0, t.get("proposal") or 0),
@@ -67,9 +68,11 @@ class RunProgress:
         times = [t["finished_at"] for t in trials if t.get("finished_at") is not None]
         return cls(
             label=f"{config.get('name') or run.name} ({strategy})",
-            completed=[t for t in trials if t["status"] == "completed" and t.get("val_accuracy") is not None],
-            stopped=[t for t in trials if t["status"] == "stopped" and t.get("val_accuracy") is not None],
-            failed=sum(t["status"] == "failed" for t in trials),
+            completed=[t for t in trials if is_ranked(t)],
+            stopped=[
+                t for t in trials if t["status"] == CandidateStatus.STOPPED and t.get(METRIC) is not None
+            ],
+            failed=sum(t["status"] == CandidateStatus.FAILED for t in trials),
             start=min(times, default=0.0),
         )
 
@@ -80,18 +83,17 @@ class RunProgress:
         return np.array([((t.get("finished_at") or self.start) - self.start) / 60 for t in self.completed])
 
     def winner(self) -> dict[str, Any]:
-        # Same ordering as RunFolder.ranked: ties go to the earlier proposal.
-        return min(self.completed, key=lambda t: (-t["val_accuracy"], t.get("proposal") or 0))
+        return min(self.completed, key=rank_key)
 
 
 def plot_progress(runs: Sequence[RunFolder], path: str | os.PathLike, title: str = "") -> Path:
-    """Best validation accuracy so far against completed candidates and against wall time, one line per run, and
-    every candidate's accuracy against its size with each run's winner starred. Raises UserError when no run has
-    a completed candidate."""
+    """Best validation accuracy so far against completed candidates and against wall time, one line per run,
+    and every candidate's accuracy against its size with each run's winner starred. Raises UserError when no
+    run has a completed candidate."""
     from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter
 
-    progress = [RunProgress.of(run) for run in runs]
+    progress = [PlottedRun.of(run) for run in runs]
     if not any(p.completed for p in progress):
         names = ", ".join(run.name for run in runs)
         raise UserError(
@@ -185,7 +187,8 @@ def plot_progress(runs: Sequence[RunFolder], path: str | os.PathLike, title: str
     for ax in (by_count, by_time, by_size):
         ax.grid(alpha=0.3)
     counts = "; ".join(
-        f"{p.label}: {len(p.completed)} completed, {len(p.stopped)} stopped early, {p.failed} failed (not shown)"
+        f"{p.label}: {len(p.completed)} completed, {len(p.stopped)} stopped early, "
+        f"{p.failed} failed (not shown)"
         for p in progress
     )
     fig.text(0.5, -0.02, counts, ha="center", va="top", fontsize=9, color="#444444", wrap=True)

@@ -7,10 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nas.errors import UserError
+from nas.arch_file import arch_from_data
 from nas.search.run_folder import RunFolder
 from nas.viz.cell_diagram import save_cell_diagram
 from nas.viz.progress_plot import plot_progress
+from search_spaces import Architecture
 
 __all__ = ["candidate_arch", "candidate_caption", "refresh_run_pictures"]
 
@@ -23,16 +24,9 @@ def candidate_caption(run: RunFolder, trial: dict[str, Any], rank: int) -> str:
     )
 
 
-def candidate_arch(trial: dict[str, Any]):
-    import search_spaces
-
-    try:
-        return search_spaces.arch_from_json(trial["arch"])
-    except (search_spaces.ArchitectureError, TypeError) as e:
-        raise UserError(
-            f"trial {trial.get('trial_id')}: its arch cannot be read ({e}); is trials.parquet from "
-            "another version of nas?"
-        ) from None
+def candidate_arch(trial: dict[str, Any]) -> Architecture:
+    where = f"trial {trial.get('trial_id')} (is trials.parquet from another version of nas?)"
+    return arch_from_data(trial["arch"], where)
 
 
 def refresh_run_pictures(run: RunFolder) -> list[Path]:

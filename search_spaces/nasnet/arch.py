@@ -12,8 +12,8 @@ from search_spaces.base import ArchitectureError
 
 CELL_INPUTS = 2
 
-# The op set of the issue that defined this space; NASNet (Zoph et al. 2018, sec. 3) and ENAS (Pham et al. 2018,
-# sec. 2.3) use these or a subset of them.
+# The op set of the issue that defined this space; NASNet (Zoph et al. 2018, sec. 3) and ENAS (Pham et al.
+# 2018, sec. 2.3) use these or a subset of them.
 DEFAULT_OPS = (
     "identity",
     "sep_conv_3x3",
@@ -51,10 +51,11 @@ class Block:
 
 @dataclass(frozen=True)
 class Cell:
-    """Blocks in order; `concat` lists the block states concatenated into the output (default: the loose ends).
+    """Blocks in order; `concat` lists the block states concatenated into the output (default: the loose
+    ends).
 
-    Published cells such as DARTS concatenate every block, so `concat` may name more than the loose ends, but it
-    must name all of them, or a block would compute nothing that reaches the output.
+    Published cells such as DARTS concatenate every block, so `concat` may name more than the loose ends, but
+    it must name all of them, or a block would compute nothing that reaches the output.
     """
 
     blocks: tuple[Block, ...]
@@ -123,7 +124,10 @@ class Cell:
 
         def encode(order: list[int]) -> str:
             new_state = {CELL_INPUTS + old: CELL_INPUTS + new for new, old in enumerate(order)}
-            relabel = lambda s: new_state.get(s, s)
+
+            def relabel(s: int) -> int:
+                return new_state.get(s, s)
+
             blocks = [
                 sorted((op, relabel(s)) for op, s in zip(self.blocks[old].ops, self.blocks[old].inputs))
                 for old in order

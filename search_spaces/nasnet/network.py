@@ -2,8 +2,8 @@
 a 3x3 conv stem, 3N + 2 cells with reduction cells at 1/3 and 2/3 of the depth (channels doubled there),
 an optional auxiliary head after the second reduction, global pooling and a linear classifier.
 
-`export_code` writes the same network as standalone code, each cell a class of its own whose `forward` spells out
-the wiring; it mirrors the modules built here in the same order, so keep the two in step.
+`export_code` writes the same network as standalone code, each cell a class of its own whose `forward` spells
+out the wiring; it mirrors the modules built here in the same order, so keep the two in step.
 """
 
 from __future__ import annotations
@@ -231,7 +231,8 @@ class Network(nn.Module):
 
 
 def export_code(arch: NasnetArch, config: ModelConfig) -> ExportCode:
-    """NormalCell, ReductionCell and Network; the auxiliary head and drop-path are left out (training only)."""
+    """NormalCell, ReductionCell and Network; the auxiliary head and drop-path are left out (training
+    only)."""
     normal, normal_classes = _cell_code("NormalCell", "Normal cell", arch.normal, reduction=False)
     reduce, reduce_classes = _cell_code("ReductionCell", "Reduction cell", arch.reduce, reduction=True)
     network = _NETWORK_CODE.format(

@@ -79,8 +79,8 @@ class Nb201Arch:
                 match = _EDGE_TEXT.match(entry)
                 if not match or int(match["src"]) != expected_src:
                     raise ArchitectureError(
-                        f"nb201 string {text!r}: node {dst} input {expected_src} must read 'op~{expected_src}', "
-                        f"got {entry!r}"
+                        f"nb201 string {text!r}: node {dst} input {expected_src} must read "
+                        f"'op~{expected_src}', got {entry!r}"
                     )
                 ops[(expected_src, dst)] = match["op"]
         return cls(tuple(ops[edge] for edge in EDGES))
@@ -89,7 +89,8 @@ class Nb201Arch:
         return {"space": self.space, "cell": str(self)}
 
     def live_edges(self) -> tuple[tuple[int, int, str], ...]:
-        """Edges that carry something from the input to the output: not 'none', and on an input-output path."""
+        """Edges that carry something from the input to the output: not 'none', and on an input-output
+        path."""
         g = nx.DiGraph()
         g.add_nodes_from(range(NODES))
         g.add_edges_from(edge for edge, op in zip(EDGES, self.ops) if op != "none")

@@ -1,8 +1,8 @@
 """NAS-Bench-201's macro skeleton (Dong & Yang 2020, fig. 1): a 3x3 conv stem, three stages of N cells with
 C, 2C and 4C channels joined by residual reduction blocks, then BN-ReLU, global pooling and a classifier.
 
-`export_code` writes the same network as standalone code, the cell a class whose `forward` spells out its edges;
-it mirrors the modules built here in the same order, so keep the two in step.
+`export_code` writes the same network as standalone code, the cell a class whose `forward` spells out its
+edges; it mirrors the modules built here in the same order, so keep the two in step.
 """
 
 from __future__ import annotations
@@ -183,8 +183,8 @@ def export_code(arch: Nb201Arch, config: ModelConfig) -> ExportCode:
 
 
 def export_key(key: str) -> str:
-    """layers.I.edges.K.0.REST -> layers.I.edge_{src}_{dst}.REST; the ".0" unwraps the Sequential(op[, DropPath])
-    around each edge's op."""
+    """layers.I.edges.K.0.REST -> layers.I.edge_{src}_{dst}.REST; the ".0" unwraps the Sequential(op[,
+    DropPath]) around each edge's op."""
     match = re.fullmatch(r"(layers\.\d+)\.edges\.(\d+)\.0\.(.+)", key)
     if match:
         src, dst = EDGES[int(match[2])]
