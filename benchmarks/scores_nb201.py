@@ -1,8 +1,10 @@
 """How well the training-free scores rank NAS-Bench-201 cells: Spearman and Kendall correlation of synflow,
-naswot and their rank sum with the 200-epoch CIFAR-10 test accuracy of a sample of cells, and seconds per cell.
+naswot and their rank sum with the 200-epoch CIFAR-10 test accuracy of a sample of cells, and seconds per
+cell.
 
-    nice -n 10 python benchmarks/scores_nb201.py --table ../shared/datasets/nb201_sample/nats_tss_cifar10_1000.csv \
-        --data ../shared/datasets/cifar10 --output results/scores_nb201.parquet
+    nice -n 10 python benchmarks/scores_nb201.py \
+        --table ../shared/datasets/nb201_sample/nats_tss_cifar10_1000.csv \
+        --data ../shared/datasets/cifar10 --threads 1 --output results/scores_nb201.parquet
 
 Each cell is built with the engine's NB201 builder at the benchmark's size (C=16, N=5), initialised with one
 seed, and scored on one seeded batch of CIFAR-10 training images; nothing is trained. No disk cache is used
@@ -139,10 +141,10 @@ def main() -> None:
 
 
 def warm_start_simulation(columns: dict, accuracy: list[float], draws: int, seed: int = 0) -> dict:
-    """What a warm start gives evolution's first population, simulated on the scored cells: draw N cells, keep
-    the P = 10 best by the rank sum of their scores (ranked within the draw, as a search does), and compare the
-    best accuracy among those 10 with the best among 10 random cells (what evolution starts from without a warm
-    start). Mean over `draws` repeats, per N."""
+    """What a warm start gives evolution's first population, simulated on the scored cells: draw N cells,
+    keep the P = 10 best by the rank sum of their scores (ranked within the draw, as a search does), and
+    compare the best accuracy among those 10 with the best among 10 random cells (what evolution starts from
+    without a warm start). Mean over `draws` repeats, per N."""
     import numpy as np
 
     from nas.scores import combined_rank
