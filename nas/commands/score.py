@@ -17,15 +17,14 @@ def _read_target(text: str, space_name: str | None):
     import search_spaces
     from search_spaces.known_cells import KNOWN_CELLS
 
-    path = Path(text)
+    if Path(text).is_file():
+        from nas.arch_file import read_arch_file
+
+        return read_arch_file(text)
+    if text in KNOWN_CELLS:
+        return KNOWN_CELLS[text]
     try:
-        if path.is_file():
-            return search_spaces.arch_from_json(path.read_text())
-        if text in KNOWN_CELLS:
-            return KNOWN_CELLS[text]
         return search_spaces.make_space(space_name or "nb201").parse(text)
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"cannot read architecture file {path} ({type(e).__name__})") from None
     except search_spaces.ArchitectureError as e:
         raise UserError(
             f"{text!r} is not an architecture file, a known cell ({', '.join(sorted(KNOWN_CELLS))}) "
@@ -38,8 +37,8 @@ def score(
         str | None,
         typer.Argument(
             metavar="[ARCH|RUN]",
-            help="An architecture (JSON file, known cell, or NB201 string) "
-            "or a run whose candidates to score.",
+            help="An architecture (JSON file, known cell, or NB201 string), or a run whose candidates to "
+            "score.",
         ),
     ] = None,
     sample: Annotated[
