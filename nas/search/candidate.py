@@ -22,6 +22,9 @@ class CandidateRequest:
     seed: int = 0  # this candidate's training seed
     split_seed: int = 0  # the run's seed: every candidate is validated on the same held-out images
     val_size: int = 5000
+    # The run's training/validation images (nas.train.data.Splits), filled in on the worker from Ray's object
+    # store; None: read `data` from this machine's disk.
+    dataset: Any = field(default=None, compare=False, repr=False)
 
     @property
     def epochs(self) -> int:

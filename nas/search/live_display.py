@@ -18,8 +18,8 @@ def _duration(seconds: float | None) -> str:
 
 
 class ProgressDisplay:
-    def __init__(self, progress, config, quiet: bool = False):
-        self.progress, self.config, self.quiet = progress, config, quiet
+    def __init__(self, progress, config, quiet: bool = False, run_path=None):
+        self.progress, self.config, self.quiet, self.run_path = progress, config, quiet, run_path
         self.console = Console(stderr=True)
         self.live: Live | None = None
 
@@ -32,6 +32,7 @@ class ProgressDisplay:
         )
         lines = [
             Text(f"{self.config.name}: {self.config.strategy} on {self.config.space}", style="bold"),
+            *([Text(f"results: {self.run_path}", style="dim")] if self.run_path else []),
             Text(counts),
         ]
         if p.best is None:

@@ -16,14 +16,17 @@ def evaluate_candidate(request: CandidateRequest, report: EpochReport) -> dict[s
     preset = Preset.from_dict(request.preset)
     space = search_spaces.make_space(request.space, **request.space_options)
     arch = search_spaces.arch_from_json(request.arch_json, **request.space_options)
-    # Loaded once per worker process (nas.train.data keeps it in memory), so reused actors do not reload it.
-    splits = load_splits(
-        request.data,
-        seed=request.split_seed,
-        val_size=request.val_size,
-        train_subset=preset.train.train_subset,
-        val_subset=preset.train.val_subset,
-    )
+    # Shipped by the driver through Ray's object store; read from disk only when called outside a search (then
+    # once per process: nas.train.data keeps it in memory).
+    splits = request.dataset
+    if splits is None:
+        splits = load_splits(
+            request.data,
+            seed=request.split_seed,
+            val_size=request.val_size,
+            train_subset=preset.train.train_subset,
+            val_subset=preset.train.val_subset,
+        )
     result = train_candidate(
         lambda: space.build(arch, preset.model), preset, splits, seed=request.seed, on_epoch=report
     )

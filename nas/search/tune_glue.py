@@ -3,6 +3,7 @@ early stopping (on the driver). Imported only when a search starts, so the CLI s
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,9 +24,14 @@ def one_line(error: BaseException | str) -> str:
     return " ".join(str(text).split())[:500]
 
 
-def candidate_trainable(config: dict[str, Any], evaluator: Evaluator) -> None:
-    """Tune function trainable: one report per epoch, then one final report with the candidate's metrics."""
+def candidate_trainable(config: dict[str, Any], evaluator: Evaluator, data=None) -> None:
+    """Tune function trainable: one report per epoch, then one final report with the candidate's metrics.
+
+    `data` (nas.search.cluster.ShippedData) brings the run's images from Ray's object store; everything the
+    candidate produces goes back to the driver through `tune.report`: a worker writes no file the run needs."""
     request = CandidateRequest(**config["request"])
+    if data is not None:
+        request = dataclasses.replace(request, dataset=data.get())
 
     def report(epoch: int, accuracy: float) -> None:
         tune.report({METRIC: float(accuracy), "epoch": int(epoch), "final": False})
@@ -140,7 +146,8 @@ class StrategySearcher(Searcher):
                 return None  # waiting for results the next proposal depends on
         self.in_flight[trial_id] = proposal
         self.on_running(len(self.in_flight))
-        return {"request": self.request(proposal).__dict__}
+        # The dataset travels separately (the object store), never inside Tune's config.
+        return {"request": {k: v for k, v in self.request(proposal).__dict__.items() if k != "dataset"}}
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if not result.get("final") and "epoch" in result:
@@ -170,9 +177,9 @@ class StrategySearcher(Searcher):
         pass
 
 
-def make_trainable(evaluator: Evaluator, cpus: float, gpus: float):
+def make_trainable(evaluator: Evaluator, cpus: float, gpus: float, data=None):
     return tune.with_resources(
-        tune.with_parameters(candidate_trainable, evaluator=evaluator), {"cpu": cpus, "gpu": gpus}
+        tune.with_parameters(candidate_trainable, evaluator=evaluator, data=data), {"cpu": cpus, "gpu": gpus}
     )
 
 
