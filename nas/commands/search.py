@@ -35,7 +35,7 @@ def search(
     scheduler: Annotated[str | None, typer.Option(help="none or asha (stop weak candidates early).")] = None,
     preset: Annotated[
         str | None,
-        typer.Option(help="Training preset per candidate: smoke, proxy or final. [default: proxy]"),
+        typer.Option(help="Training preset per candidate: smoke, cpu, proxy or final. [default: proxy]"),
     ] = None,
     data: Annotated[
         str | None,

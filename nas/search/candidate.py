@@ -34,5 +34,6 @@ class CandidateRequest:
 class Evaluator(Protocol):
     def __call__(self, request: CandidateRequest, report: EpochReport) -> dict[str, Any]:
         """Train and measure the candidate; return at least status ("completed" or "failed"), val_curve,
-        val_accuracy, params, flops, wall_s, images_per_s and error. Must not raise for a bad candidate."""
+        val_accuracy, params, flops, wall_s, images_per_s and error; optionally "weights", the trained
+        state_dict as torch.save bytes (sent back through Ray). Must not raise for a bad candidate."""
         ...

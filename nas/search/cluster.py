@@ -7,6 +7,7 @@ Ray is imported inside the functions: `import nas` and the CLI's help stay quick
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -106,33 +107,51 @@ def probe_address(address: str) -> None:
 def connect(address: str | None) -> bool:
     """Reach the cluster at `address`, or start a local Ray listening on loopback only; True when Ray was
     started or connected here (False: the caller had already initialised Ray, which is used as it is)."""
-    # A single-machine search has no reason to listen beyond loopback. Ray resolves 127.0.0.1 to the machine's
-    # outward address unless it believes clusters are off (its macOS/Windows default); that belief only changes
-    # which IP the node announces and binds, so the local Ray gets it. Read when Ray is imported.
-    if not address:
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    if address:
+        probe_address(address)  # also when Ray is up already: a wrong address is the user's to know
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
 
     if ray.is_initialized():
         return False
-    if address:
-        probe_address(address)
     try:
         if address:
             ray.init(address=address, log_to_driver=False)
         else:
-            # "local": never join another Ray that happens to run on this machine.
-            ray.init(
-                address="local",
-                include_dashboard=False,
-                log_to_driver=False,
-                _node_ip_address="127.0.0.1",
-            )
+            with _loopback():
+                # "local": never join another Ray that happens to run on this machine.
+                ray.init(
+                    address="local",
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    _node_ip_address="127.0.0.1",
+                )
     except (ConnectionError, ValueError, RuntimeError, TimeoutError) as e:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         raise UserError(f"could not start or reach {where}: {' '.join(str(e).split())[:300]}") from None
     return True
+
+
+@contextlib.contextmanager
+def _loopback():
+    """A single-machine search has no reason to listen beyond loopback. Ray turns 127.0.0.1 into the machine's
+    outward address unless it believes clusters are off (its macOS/Windows default, RAY_ENABLE_WINDOWS_OR_OSX_
+    CLUSTER=0); that belief only decides which IP a node announces and binds. The processes started here inherit
+    the variable; the driver's copy of the flag is restored afterwards, so a later cluster connection in the
+    same process (a notebook) is unaffected."""
+    from ray._private import ray_constants
+
+    name = ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR
+    saved_env, saved_flag = os.environ.get(name), ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[name], ray_constants.ENABLE_RAY_CLUSTER = "0", False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved_flag
+        if saved_env is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved_env
 
 
 def resolve_resources(config: SearchConfig) -> SearchConfig:
@@ -204,3 +223,32 @@ def ship(splits) -> ShippedData:
 
     ref = ray.put(splits)
     return ShippedData(ref=ref, key=ref.hex())
+
+
+class _Inbox:
+    """Holds candidates' trained weights sent by workers until the driver takes them (a Ray actor on the
+    driver's node, so what a worker sent survives the loss of that worker's node)."""
+
+    def __init__(self) -> None:
+        self.items: dict[int, bytes] = {}
+
+    def put(self, key: int, blob: bytes) -> None:
+        self.items[key] = blob
+
+    def take(self, key: int) -> bytes | None:
+        return self.items.pop(key, None)
+
+
+def make_inbox():
+    """The actor workers send weights to: no CPU, pinned to the driver's node."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    return ray.remote(num_cpus=0)(_Inbox).options(scheduling_strategy=here).remote()
+
+
+def take_weights(inbox, key: int) -> bytes | None:
+    import ray
+
+    return ray.get(inbox.take.remote(key))

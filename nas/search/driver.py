@@ -334,13 +334,23 @@ def search(run: RunFolder, plan: Plan, evaluator, shipped, *, quiet: bool, on_re
     display = ProgressDisplay(progress, config, quiet=quiet, run_path=run.path)
     listeners = [display.on_result] + ([on_result] if on_result else [])
 
+    inbox = cluster.make_inbox()
+
     def record(proposal, result, status) -> None:
         row = result_row(proposal, config, result, status)
-        if row["status"] == "failed" or row["val_accuracy"] is None:
-            strategy.tell_failure(proposal.id, row["error"] or "no validation accuracy")
-        else:
+        usable = row["status"] != "failed" and row["val_accuracy"] is not None
+        if usable:
             strategy.tell(proposal.id, row[METRIC])
+        else:
+            strategy.tell_failure(proposal.id, row["error"] or "no validation accuracy")
         recorder.add(row)
+        weights = cluster.take_weights(inbox, proposal.id) if result and result.get("has_weights") else None
+        if (
+            weights
+            and row["status"] == "completed"
+            and (progress.best is None or row[METRIC] > progress.best[METRIC])
+        ):
+            keep_best_weights(run, config, row, weights)
         progress.add(row)
         for listener in listeners:
             listener(row)
@@ -358,13 +368,40 @@ def search(run: RunFolder, plan: Plan, evaluator, shipped, *, quiet: bool, on_re
         scheduler=scheduler,
         on_running=set_running,
     )
-    trainable = tune_glue.make_trainable(evaluator, config.cpus_per_trial, config.gpus_per_trial, shipped)
+    trainable = tune_glue.make_trainable(
+        evaluator, config.cpus_per_trial, config.gpus_per_trial, data=shipped, inbox=inbox
+    )
     tuner = make_tuner(run, config, state.attempts, searcher, scheduler, trainable)
     attempt_started = time.monotonic()
     with display:
         tuner.fit()
     recorder.save(elapsed_s=state.elapsed_s + time.monotonic() - attempt_started)
     return finish(run, progress, finished=not strategy.pending() and searcher.budget_spent())
+
+
+def keep_best_weights(run: RunFolder, config: SearchConfig, row: dict[str, Any], weights: bytes) -> None:
+    """The best candidate so far, as trained during the search, as a checkpoint (RUN/best.pt) that rebuilds it."""
+    import io
+
+    import torch
+
+    from nas.train.checkpoint import Checkpoint, save_checkpoint
+
+    save_checkpoint(
+        run.best_checkpoint_path,
+        Checkpoint(
+            arch=search_spaces.arch_from_json(row["arch"], **config.space_options),
+            space_options=config.space_options,
+            model_config=PRESETS[config.preset].model,
+            state_dict=torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True),
+            metadata={
+                "run": run.name,
+                "trial_id": row["trial_id"],
+                METRIC: row[METRIC],
+                "preset": config.preset,
+            },
+        ),
+    )
 
 
 def finish(run: RunFolder, progress: Progress, *, finished: bool) -> SearchOutcome:

@@ -4,6 +4,7 @@ results/RUN/
   config.json          the resolved run config (what `nas search --resume RUN` continues)
   strategy_state.json  the strategy's state_dict after the last result, the time spent and the attempts (RunState)
   trials.parquet       one row per candidate (TRIALS_SCHEMA), rewritten atomically as results arrive
+  best.pt              the best candidate so far with the weights it was trained to during the search
   final.json, final.pt the final training's record and checkpoint (`nas final RUN`)
   progress.png, best_cell.png  pictures refreshed at the end of a search
   search.log           Ray's and Tune's own log lines (start-up notices, warnings), kept off the screen
@@ -89,6 +90,10 @@ class RunFolder:
     @property
     def trials_path(self) -> Path:
         return self.path / "trials.parquet"
+
+    @property
+    def best_checkpoint_path(self) -> Path:
+        return self.path / "best.pt"
 
     @property
     def final_record_path(self) -> Path:

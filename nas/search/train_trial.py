@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import search_spaces
@@ -10,6 +11,8 @@ from nas.train.presets import Preset
 
 
 def evaluate_candidate(request: CandidateRequest, report: EpochReport) -> dict[str, Any]:
+    import torch
+
     from nas.train.data import load_splits
     from nas.train.trainer import train_candidate
 
@@ -30,4 +33,9 @@ def evaluate_candidate(request: CandidateRequest, report: EpochReport) -> dict[s
     result = train_candidate(
         lambda: space.build(arch, preset.model), preset, splits, seed=request.seed, on_epoch=report
     )
-    return result.record()
+    record = result.record()
+    if result.state_dict is not None:  # sent back through Ray; the driver keeps the best candidate's
+        buffer = io.BytesIO()
+        torch.save(dict(result.state_dict), buffer)
+        record["weights"] = buffer.getvalue()
+    return record

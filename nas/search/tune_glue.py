@@ -24,11 +24,12 @@ def one_line(error: BaseException | str) -> str:
     return " ".join(str(text).split())[:500]
 
 
-def candidate_trainable(config: dict[str, Any], evaluator: Evaluator, data=None) -> None:
+def candidate_trainable(config: dict[str, Any], evaluator: Evaluator, data=None, inbox=None) -> None:
     """Tune function trainable: one report per epoch, then one final report with the candidate's metrics.
 
-    `data` (nas.search.cluster.ShippedData) brings the run's images from Ray's object store; everything the
-    candidate produces goes back to the driver through `tune.report`: a worker writes no file the run needs."""
+    `data` (nas.search.cluster.ShippedData) brings the run's images from Ray's object store. What the candidate
+    produces goes back to the driver through Ray: metrics in `tune.report`, trained weights (when the evaluator
+    returns them as "weights" bytes) to the driver's `inbox` actor. A worker writes no file the run needs."""
     request = CandidateRequest(**config["request"])
     if data is not None:
         request = dataclasses.replace(request, dataset=data.get())
@@ -43,6 +44,12 @@ def candidate_trainable(config: dict[str, Any], evaluator: Evaluator, data=None)
     ) as e:  # the evaluator should not raise; if it does, the candidate fails, the search goes on
         result = {"status": "failed", "error": one_line(e)}
     status = result.get("status", "failed")
+    weights = result.pop("weights", None)
+    if weights is not None and inbox is not None and status == "completed":
+        import ray
+
+        ray.get(inbox.put.remote(request.proposal, weights))  # before the report that makes it a result
+        result["has_weights"] = True
     accuracy = result.get(METRIC) if status == "completed" else None
     # Tune wants the metric in every report; "has_accuracy" tells a real 0.0 from a failure's placeholder.
     tune.report(
@@ -177,9 +184,10 @@ class StrategySearcher(Searcher):
         pass
 
 
-def make_trainable(evaluator: Evaluator, cpus: float, gpus: float, data=None):
+def make_trainable(evaluator: Evaluator, cpus: float, gpus: float, data=None, inbox=None):
     return tune.with_resources(
-        tune.with_parameters(candidate_trainable, evaluator=evaluator, data=data), {"cpu": cpus, "gpu": gpus}
+        tune.with_parameters(candidate_trainable, evaluator=evaluator, data=data, inbox=inbox),
+        {"cpu": cpus, "gpu": gpus},
     )
 
 

@@ -2,6 +2,8 @@
 
 - `smoke`: a 4-channel, 5-cell network for one epoch on 1,024 images, so a whole search or final run finishes on
   a 2-core CPU in about a minute (demos, tests, CI). Its accuracies mean nothing.
+- `cpu`: a search that learns on a 2-core CPU (the README demo: 8 nb201 candidates plus the final run in about
+  five minutes). CPU_PRESET_EVIDENCE
 - `proxy`: search-time training. Candidates are ranked, not finished, so the network is the DARTS search-size one
   (C=16, 8 cells: ~0.25M parameters for DARTS-V2) and training is 10 epochs. A plain eager loop on one H100 took
   DARTS-V2 there to 86% validation accuracy (shared/datasets/cifar10/README.md), enough to separate good cells from
@@ -99,6 +101,18 @@ PRESETS: dict[str, Preset] = {
             train_subset=1024,
             val_subset=512,
             test_subset=1000,
+        ),
+    ),
+    "cpu": Preset(
+        "cpu",
+        ModelConfig(channels=8, cells_per_stage=1),
+        TrainConfig(
+            epochs=3,
+            batch_size=64,
+            lr=0.3,
+            warmup_epochs=0.3,
+            train_subset=7000,
+            val_subset=1000,
         ),
     ),
     "proxy": Preset(
