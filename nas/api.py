@@ -173,17 +173,30 @@ class Run:
         batch_size: int = 1,
         overwrite: bool = False,
     ) -> Path:
-        """Write the rank-th best candidate as plain PyTorch (`nas export`): model.py, weights.pt (the run's
-        final.pt when it holds this architecture), arch.json, metadata.json, and any other `formats`
-        (torchscript, onnx). Returns the export folder; load it with `nas.load`."""
+        """Write the rank-th best candidate as plain PyTorch (`nas export`): model.py, weights.pt, arch.json,
+        metadata.json, and any other `formats` (torchscript, onnx). Returns the export folder; load it with
+        `nas.load`. Weights: `weights` (a nas checkpoint), else the run's final.pt when it holds this
+        architecture, else, for the best candidate, the weights it was trained to during the search (best.pt)."""
         from nas.export import folder
 
+        if weights is None and rank in (None, 1):
+            weights = self._search_weights_of_best()
         source = folder.resolve_source(str(self.path), None, rank, None, weights)
         if source.warning:
             import warnings
 
             warnings.warn(source.warning, stacklevel=2)
         return folder.export(source, out, tuple(formats), batch_size=batch_size, overwrite=overwrite).path
+
+    def _search_weights_of_best(self) -> Path | None:
+        """best.pt when it holds the best candidate and final.pt does not (final training wins)."""
+        best, record = self.best, self.final_record
+        path = self.folder.best_checkpoint_path
+        if best is None or not path.is_file() or (record and record.get("arch_hash") == best["arch_hash"]):
+            return None
+        from nas.train.checkpoint import load_checkpoint
+
+        return path if load_checkpoint(path).metadata.get("trial_id") == best["trial_id"] else None
 
     def __repr__(self) -> str:
         rows = self.folder.trials()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import sys
@@ -71,6 +72,11 @@ def test_readme_python_example_runs(nas_ray, tiny_data, tmp_path, monkeypatch):
     assert 0.0 <= scope["record"]["test_accuracy"] <= 1.0 and run.final_record is not None
     assert (Path(scope["model_dir"]) / "model.py").exists() and scope["model"] is not None
     assert (run.path / "search.log").read_text()  # Ray's own lines went to the run folder, not the screen
+    # Without a final run, the export takes the weights the best candidate was trained to during the search.
+    run.folder.final_record_path.unlink()
+    run.folder.final_checkpoint_path.unlink()
+    exported = run.export(tmp_path / "search-weights")
+    assert json.loads((exported / "metadata.json").read_text())["source"]["weights"].endswith("best.pt")
     # The Ray that nas started listens on loopback only.
     assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}
 
