@@ -136,6 +136,11 @@ def test_unreachable_address_is_refused_at_once(tmp_path, tiny_data):
     assert lines[-1].startswith("error: cannot reach the Ray cluster at 127.0.0.1:")
 
 
+def test_ray_client_address_is_refused(tmp_path, tiny_data):
+    lines = refused(tmp_path, tiny_data, "--address", "ray://127.0.0.1:10001")
+    assert "is a Ray Client address" in lines[-1]
+
+
 def test_gpus_without_gpus_leave_no_folder(nas_ray, tmp_path, tiny_data):
     lines = refused(tmp_path, tiny_data, "--gpus-per-trial", "1")
     assert "asks for GPUs but the Ray cluster has none" in lines[-1]

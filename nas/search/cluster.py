@@ -86,13 +86,19 @@ def probe_address(address: str) -> None:
     """Refuse an address nothing listens on within seconds (ray.init would retry for minutes)."""
     if address in ("auto", "local"):
         return
-    client = address.startswith("ray://")
-    rest = address.removeprefix("ray://")
-    host, _, port_text = rest.rpartition(":") if ":" in rest else (rest, "", "")
+    if "://" in address:
+        # Through Ray Client, Tune runs its controller (and so the strategy and the run folder) on the cluster's
+        # head node, not here: this search's driver has to join the cluster itself.
+        raise UserError(
+            f"address: {address!r} is a Ray Client address, which would run the search's driver on the "
+            "cluster; pass the cluster's GCS address HOST:PORT (e.g. 10.0.0.1:6379) from a machine that "
+            "reaches the cluster's nodes"
+        )
+    host, _, port_text = address.rpartition(":") if ":" in address else (address, "", "")
     try:
-        port = int(port_text) if port_text else (CLIENT_PORT if client else GCS_PORT)
+        port = int(port_text) if port_text else GCS_PORT
     except ValueError:
-        raise UserError(f"address: {address!r} is not HOST:PORT or ray://HOST:PORT") from None
+        raise UserError(f"address: {address!r} is not HOST:PORT") from None
     host = host.strip("[]") or "127.0.0.1"
     try:
         socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()

@@ -288,10 +288,10 @@ def run_search(
         from nas.search.train_trial import evaluate_candidate as evaluator
 
     c = plan.config
-    where = f"the Ray cluster at {c.address}" if c.address else "a local Ray"
+    ray = f"connecting to the Ray cluster at {c.address}" if c.address else "starting a local Ray"
     print(
         f"{c.name}: {'resuming' if plan.resumed else 'starting'} {c.strategy} on {c.space}, preset {c.preset}; "
-        f"results in {plan.run.path}; starting {where}",
+        f"results in {plan.run.path}; {ray}",
         file=sys.stderr,
         flush=True,
     )
