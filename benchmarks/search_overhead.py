@@ -16,11 +16,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from nas.search.candidate import CandidateStatus
+
 
 def trivial_evaluator(request, report):
     report(1, 0.5)
     return {
-        "status": "completed",
+        "status": CandidateStatus.COMPLETED,
         "val_curve": [0.5],
         "val_accuracy": 0.5,
         "params": 0,
@@ -74,8 +76,9 @@ def main() -> None:
     import torch
 
     print(
-        f"{outcome.progress.done} candidates ({args.strategy} on {args.space}, concurrency {args.concurrency}) "
-        f"in {search_s:.1f} s: {search_s / outcome.progress.done:.3f} s per candidate; Ray start {ray_start:.1f} s"
+        f"{outcome.progress.done} candidates ({args.strategy} on {args.space}, "
+        f"concurrency {args.concurrency}) in {search_s:.1f} s: "
+        f"{search_s / outcome.progress.done:.3f} s per candidate; Ray start {ray_start:.1f} s"
     )
     print(
         f"python {platform.python_version()}, ray {ray.__version__}, torch {torch.__version__}, "

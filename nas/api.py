@@ -2,7 +2,7 @@
 
     import nas
 
-    run = nas.search(strategy="evolution", space="nb201", preset="cpu", trials=8, data="cifar10/", name="demo")
+    run = nas.search(strategy="evolution", space="nb201", preset="cpu", trials=8, data="cifar10/")
     run.trials          # pandas DataFrame, one row per candidate (the columns of trials.parquet)
     run.best            # the best completed candidate (a pandas Series), or None
     run.final()         # train the best on all training images, score it on the test set (nas.train.final)
@@ -38,11 +38,11 @@ def search(
 ) -> Run:
     """Start a new search run and return it when the search ends (its budget spent, or interrupted).
 
-    `settings` are SearchConfig fields (strategy, space, preset, trials, time_budget_s, data, name, seed, ...);
-    `config_file` a TOML file of them that `settings` override. `results_dir` holds the run folder (default:
-    $NAS_RESULTS_DIR or results/); `quiet` prints one line per candidate instead of a live table; `evaluator`
-    replaces candidate training (see nas.search.candidate.Evaluator). A bad setting raises nas.errors.UserError
-    before anything is written."""
+    `settings` are SearchConfig fields (strategy, space, preset, trials, time_budget_s, data, name, seed,
+    ...); `config_file` a TOML file of them that `settings` override. `results_dir` holds the run folder
+    (default: $NAS_RESULTS_DIR or results/); `quiet` prints one line per candidate instead of a live table;
+    `evaluator` replaces candidate training (see nas.search.candidate.Evaluator). A bad setting raises
+    nas.errors.UserError before anything is written."""
     from nas.search.config import build_config
     from nas.search.driver import run_search
 
@@ -111,7 +111,7 @@ class Run:
 
     @property
     def best_arch(self):
-        """The best candidate's architecture as a search_spaces value (None before any completed candidate)."""
+        """The best candidate's architecture as a search_spaces value (None before any has completed)."""
         import search_spaces
 
         best = self.best
@@ -134,8 +134,8 @@ class Run:
         quiet: bool = False,
         evaluator=None,
     ) -> Run:
-        """Continue the run where it stopped (after Ctrl-C, a kill or a crash), optionally with a larger budget
-        or another cluster address; the other settings are the saved ones."""
+        """Continue the run where it stopped (after Ctrl-C, a kill or a crash), optionally with a larger
+        budget or another cluster address; the other settings are the saved ones."""
         from nas.search.config import check_resume_settings
         from nas.search.driver import run_search
 
@@ -176,7 +176,8 @@ class Run:
         """Write the rank-th best candidate as plain PyTorch (`nas export`): model.py, weights.pt, arch.json,
         metadata.json, and any other `formats` (torchscript, onnx). Returns the export folder; load it with
         `nas.load`. Weights: `weights` (a nas checkpoint), else the run's final.pt when it holds this
-        architecture, else, for the best candidate, the weights it was trained to during the search (best.pt)."""
+        architecture, else, for the best candidate, the weights it was trained to during the search
+        (best.pt)."""
         from nas.export import folder
 
         if weights is None and rank in (None, 1):

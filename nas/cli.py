@@ -9,7 +9,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from nas.errors import UserError
+from nas.errors import UserError, one_line
 
 try:  # typer 0.2x carries its own copy of click; older ones use click itself
     from typer._click.exceptions import BadParameter, MissingParameter, UsageError
@@ -19,8 +19,8 @@ except ImportError:
 
 class _Commands(TyperGroup):
     """Every command's user mistakes end as one line on stderr and exit code 2, also when the app is invoked
-    in-process (tests) rather than through `main`: UserError from the library, and click's usage errors (a value
-    of the wrong type such as `--trials abc`, an unknown option or command, a missing argument)."""
+    in-process (tests) rather than through `main`: UserError from the library, and click's usage errors (a
+    value of the wrong type such as `--trials abc`, an unknown option or command, a missing argument)."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -49,7 +49,7 @@ def _usage_message(e: UsageError) -> str:
 
 
 def _fail(message: str):
-    typer.echo("error: " + " ".join(message.split()), err=True)
+    typer.echo("error: " + one_line(message), err=True)
     raise typer.Exit(2) from None
 
 
@@ -68,7 +68,7 @@ def _root() -> None:
     """Neural architecture search over cell search spaces (random, evolution, REINFORCE) on CIFAR-10."""
 
 
-from nas.commands import bench, export, final, pictures, results, search, spaces
+from nas.commands import bench, export, final, pictures, results, score, search, spaces
 
 app.command("spaces")(spaces.spaces)
 app.command("search")(search.search)
@@ -80,11 +80,12 @@ app.command("final")(final.final)
 app.command("export")(export.export)
 app.command("benchmark")(bench.benchmark)
 app.command("synthetic-table")(bench.synthetic_table)
+app.command("score")(score.score)
 
 
 def main() -> None:
     try:
         app()
     except UserError as e:  # raised outside a command (e.g. while parsing); same one-line form
-        typer.echo("error: " + " ".join(str(e).split()), err=True)
+        typer.echo("error: " + one_line(e), err=True)
         sys.exit(2)

@@ -17,7 +17,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from strategies import register_strategy
+from strategies._registry import register_strategy
 from strategies.base import Strategy, StrategyError
 
 
@@ -42,6 +42,9 @@ class RegularizedEvolution(Strategy):
     A failed trial never joins the population (it has no fitness to compete with)."""
 
     config_class = EvolutionConfig
+
+    def warm_start_size(self) -> int:
+        return self.config.population  # the first population; later members come from mutation
 
     def __init__(self, space, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)

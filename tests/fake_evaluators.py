@@ -43,8 +43,9 @@ class FakeEvaluator:
 
 @dataclass(frozen=True)
 class NodeLoggingEvaluator:
-    """The real candidate training, refusing to run without data shipped by the driver, and logging the Ray node
-    each candidate starts and ends on ("start|end proposal node_id") so a test can see a candidate move nodes."""
+    """The real candidate training, refusing to run without data shipped by the driver, and logging the Ray
+    node each candidate starts and ends on ("start|end proposal node_id"), so a test can see a candidate
+    move nodes."""
 
     log_path: str
     seconds_before: float = 1.0  # keeps candidates in flight long enough for a node to be lost under them

@@ -1,4 +1,4 @@
-"""The Python API (README's example, run as written on tiny data), and runs refused before anything is written."""
+"""The Python API (README's example, run on tiny data), and runs refused before anything is written."""
 
 from __future__ import annotations
 
@@ -82,7 +82,10 @@ def test_readme_python_example_runs(nas_ray, tiny_data, tmp_path, monkeypatch):
 
 
 def test_import_nas_is_light():
-    code = "import sys, nas, nas.search.config; nas.search, nas.open_run; print(sorted(m for m in ('torch', 'ray', 'pandas', 'matplotlib') if m in sys.modules))"
+    code = (
+        "import sys, nas, nas.search.config; nas.search, nas.open_run; "
+        "print(sorted(m for m in ('torch', 'ray', 'pandas', 'matplotlib') if m in sys.modules))"
+    )
     import subprocess
 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)

@@ -1,9 +1,9 @@
 """MULTI-NODE SEARCH, SIMULATED ON ONE MACHINE (ray.cluster_utils.Cluster; the slowest test of this file set).
 
-A head node without CPUs (the driver's machine: it alone has the data) and three one-CPU worker nodes, each with
-its own Ray temp folder, all on 127.0.0.1. The data folder is deleted as soon as the run has started, so the
-candidates can only train on what the driver shipped through Ray's object store; one worker node is removed in
-the middle of the search. Every candidate must still be recorded exactly once.
+A head node without CPUs (the driver's machine: it alone has the data) and three one-CPU worker nodes, each
+with its own Ray temp folder, all on 127.0.0.1. The data folder is deleted as soon as the run has started, so
+the candidates can only train on what the driver shipped through Ray's object store; one worker node is
+removed in the middle of the search. Every candidate must still be recorded exactly once.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from tests.tiny_cifar import tiny_arrays, write_parquet
 @pytest.fixture
 def cluster(tmp_path, monkeypatch):
     temp = ray_env.ray_temp_dir()
-    # Ray writes "the latest cluster" under its temp root; keep it off the machine-wide /tmp/ray so no other Ray
-    # user on this machine connects to this test's cluster. All nodes on loopback (see nas.search.cluster).
+    # Ray writes "the latest cluster" under its temp root; keep it off the machine-wide /tmp/ray so no other
+    # Ray user on this machine connects to this test's cluster. All nodes on loopback (nas.search.cluster).
     os.makedirs(f"{temp}/ray")
     monkeypatch.setenv("RAY_TMPDIR", temp)
     monkeypatch.setenv("TMPDIR", temp)

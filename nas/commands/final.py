@@ -40,7 +40,8 @@ def final(
         str | None, typer.Option(help="cuda, cuda:N or cpu (default: cuda if available).")
     ] = None,
 ) -> None:
-    """Train a run's best architecture (or --arch) on all 50,000 training images; write final.json and final.pt."""
+    """Train a run's best architecture (or --arch) on all 50,000 training images; write final.json and
+    final.pt."""
     from nas.train.final import resolve_preset, resolve_target, run_final
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -66,6 +66,17 @@ def search(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="One log line per candidate instead of a live display.")
     ] = False,
+    warm_start: Annotated[
+        int | None,
+        typer.Option(
+            "--warm-start",
+            help="Score this many random cells without training first; the strategy starts from the best. "
+            "[default: 0, off]",
+        ),
+    ] = None,
+    record_scores: Annotated[
+        bool, typer.Option("--record-scores", help="Record every candidate's training-free scores.")
+    ] = False,
 ) -> None:
     """Search for an architecture: the strategy proposes, Ray Tune trains candidates in parallel."""
     from nas import api
@@ -86,6 +97,8 @@ def search(
         "address": address,
         "val_size": val_size,
         "dedupe": False if no_dedupe else None,
+        "warm_start": warm_start,
+        "record_scores": True if record_scores else None,
     }
     if resume is not None:
         given = sorted(k for k, v in flags.items() if v is not None)

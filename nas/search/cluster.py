@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from nas.errors import UserError
+from nas.errors import UserError, one_line
 from nas.search.config import SearchConfig
 
 CONNECT_TIMEOUT_S = 5.0  # TCP probe of --address before ray.init, which would retry for minutes
@@ -28,9 +28,9 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 class RayLog:
     """Ray's and Tune's log lines (start-up notices, token-authentication notice, warnings) go to the run
-    folder's search.log instead of the screen. Until the run folder exists they are held in memory, so a refused
-    run writes them nowhere; `to_file` writes what was held and sends later lines there. `close` restores Ray's
-    own handlers (a notebook keeps working as before)."""
+    folder's search.log instead of the screen. Until the run folder exists they are held in memory, so a
+    refused run writes them nowhere; `to_file` writes what was held and sends later lines there. `close`
+    restores Ray's own handlers (a notebook keeps working as before)."""
 
     def __init__(self) -> None:
         self.held: list[logging.LogRecord] = []
@@ -87,8 +87,8 @@ def probe_address(address: str) -> None:
     if address in ("auto", "local"):
         return
     if "://" in address:
-        # Through Ray Client, Tune runs its controller (and so the strategy and the run folder) on the cluster's
-        # head node, not here: this search's driver has to join the cluster itself.
+        # Through Ray Client, Tune runs its controller (and so the strategy and the run folder) on the
+        # cluster's head node, not here: this search's driver has to join the cluster itself.
         raise UserError(
             f"address: {address!r} is a Ray Client address, which would run the search's driver on the "
             "cluster; pass the cluster's GCS address HOST:PORT (e.g. 10.0.0.1:6379) from a machine that "
@@ -134,17 +134,17 @@ def connect(address: str | None) -> bool:
                 )
     except (ConnectionError, ValueError, RuntimeError, TimeoutError) as e:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
-        raise UserError(f"could not start or reach {where}: {' '.join(str(e).split())[:300]}") from None
+        raise UserError(f"could not start or reach {where}: {one_line(e)[:300]}") from None
     return True
 
 
 @contextlib.contextmanager
 def _loopback():
     """A single-machine search has no reason to listen beyond loopback. Ray turns 127.0.0.1 into the machine's
-    outward address unless it believes clusters are off (its macOS/Windows default, RAY_ENABLE_WINDOWS_OR_OSX_
-    CLUSTER=0); that belief only decides which IP a node announces and binds. The processes started here inherit
-    the variable; the driver's copy of the flag is restored afterwards, so a later cluster connection in the
-    same process (a notebook) is unaffected."""
+    outward address unless it believes clusters are off (its macOS/Windows default,
+    RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0); that belief only decides which IP a node announces and binds. The
+    processes started here inherit the variable; the driver's copy of the flag is restored afterwards, so a
+    later cluster connection in the same process (a notebook) is unaffected."""
     from ray._private import ray_constants
 
     name = ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR
@@ -205,9 +205,9 @@ def check_fits(cpus_per_trial: float, gpus_per_trial: float) -> None:
 
 @dataclass(frozen=True)
 class ShippedData:
-    """The run's training and validation images in Ray's object store, put there once by the driver. Each node
-    fetches the object once into its own store; every worker process keeps what it read (`get`), so neither the
-    data folder nor a shared filesystem is needed on the workers."""
+    """The run's training and validation images in Ray's object store, put there once by the driver. Each
+    node fetches the object once into its own store; every worker process keeps what it read (`get`), so
+    neither the data folder nor a shared filesystem is needed on the workers."""
 
     ref: Any  # ray.ObjectRef of nas.train.data.Splits
     key: str  # the object's id: the worker cache's key

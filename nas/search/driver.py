@@ -36,8 +36,9 @@ from nas.train.presets import PRESETS
 
 
 @dataclass
-class Progress:
-    """Counts the live display and the end-of-run summary read."""
+class SearchCounts:
+    """This search's tallies (done, running, failed, stopped early, best so far) and its clock: what the live
+    display and the end-of-run summary read."""
 
     total: int | None
     time_budget_s: float | None
@@ -193,14 +194,16 @@ def write_run_folder(plan: Plan, results_dir: str | os.PathLike | None) -> RunFo
     return run
 
 
-def start_strategy(config: SearchConfig, state: RunState, rows: list[dict[str, Any]]):
-    space = search_spaces.make_space(config.space, **config.space_options)
+def start_strategy(config: SearchConfig, space, state: RunState, rows: list[dict[str, Any]], scores):
+    # A saved state carries its warm start; only a run without one (new, or killed while scoring) scores.
+    warm = scores.warm_start() if scores is not None and config.warm_start and not state.strategy else ()
     strategy = strategies.make_strategy(
         config.strategy,
         space,
         seed=config.seed,
         concurrency=config.concurrency,
         dedupe=config.dedupe,
+        **({"warm_start": warm} if warm else {}),
         **config.strategy_options,
     )
     if state.strategy:
@@ -209,8 +212,8 @@ def start_strategy(config: SearchConfig, state: RunState, rows: list[dict[str, A
     return strategy
 
 
-def start_progress(config: SearchConfig, state: RunState, rows: list[dict[str, Any]]) -> Progress:
-    progress = Progress(
+def start_progress(config: SearchConfig, state: RunState, rows: list[dict[str, Any]]) -> SearchCounts:
+    progress = SearchCounts(
         total=config.trials, time_budget_s=config.time_budget_s, elapsed_before=state.elapsed_s
     )
     for row in rows:
@@ -262,7 +265,7 @@ def result_row(proposal, config: SearchConfig, result: dict[str, Any] | None, st
 @dataclass
 class SearchOutcome:
     run: RunFolder
-    progress: Progress
+    progress: SearchCounts
     finished: bool  # the budget is spent and nothing is in flight
 
 
@@ -315,10 +318,13 @@ def run_search(
 def search(run: RunFolder, plan: Plan, evaluator, shipped, *, quiet: bool, on_result) -> SearchOutcome:
     """The search itself, once the run folder exists: Tune trains what the strategy proposes."""
     from nas.search import tune_glue
-    from nas.search.live_display import ProgressDisplay
+    from nas.search.live_display import LiveDisplay
+    from nas.search.warm_start import run_scores
 
     config, state, rows = plan.config, plan.state, plan.rows
-    strategy = start_strategy(config, state, rows)
+    space = search_spaces.make_space(config.space, **config.space_options)
+    scores = run_scores(config, space, run)  # training-free scores (and the warm start), when configured
+    strategy = start_strategy(config, space, state, rows, scores)
     state.attempts += 1
     recorder = Recorder(run, strategy, state, rows)
     recorder.save()
@@ -331,13 +337,15 @@ def search(run: RunFolder, plan: Plan, evaluator, shipped, *, quiet: bool, on_re
     if config.scheduler == "asha":
         scheduler = tune_glue.EarlyStopping(PRESETS[config.preset].train.epochs)
         scheduler.prime([row["val_curve"] for row in rows if row["val_curve"]])
-    display = ProgressDisplay(progress, config, quiet=quiet, run_path=run.path)
+    display = LiveDisplay(progress, config, quiet=quiet, run_path=run.path)
     listeners = [display.on_result] + ([on_result] if on_result else [])
 
     inbox = cluster.make_inbox()
 
     def record(proposal, result, status) -> None:
         row = result_row(proposal, config, result, status)
+        if scores is not None:
+            row.update(scores.columns(proposal.arch))
         usable = row["status"] != "failed" and row["val_accuracy"] is not None
         if usable:
             strategy.tell(proposal.id, row[METRIC])
@@ -404,7 +412,7 @@ def keep_best_weights(run: RunFolder, config: SearchConfig, row: dict[str, Any],
     )
 
 
-def finish(run: RunFolder, progress: Progress, *, finished: bool) -> SearchOutcome:
+def finish(run: RunFolder, progress: SearchCounts, *, finished: bool) -> SearchOutcome:
     if finished and progress.completed:
         refresh_pictures(run)
     return SearchOutcome(run=run, progress=progress, finished=finished)
@@ -412,7 +420,7 @@ def finish(run: RunFolder, progress: Progress, *, finished: bool) -> SearchOutco
 
 def refresh_pictures(run: RunFolder) -> None:
     """Pictures are a convenience: a failure to draw is reported, never a failure of the finished search."""
-    from nas.viz.progress_plot import refresh_run_pictures
+    from nas.viz.run_pictures import refresh_run_pictures
 
     try:
         refresh_run_pictures(run)

@@ -2,7 +2,7 @@
 
 results/RUN/
   config.json          the resolved run config (what `nas search --resume RUN` continues)
-  strategy_state.json  the strategy's state_dict after the last result, the time spent and the attempts (RunState)
+  strategy_state.json  the strategy's state_dict after the last result, time spent, attempts (RunState)
   trials.parquet       one row per candidate (TRIALS_SCHEMA), rewritten atomically as results arrive
   best.pt              the best candidate so far with the weights it was trained to during the search
   final.json, final.pt the final training's record and checkpoint (`nas final RUN`)
@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 
 from nas.atomic import atomic_path
 from nas.errors import UserError
+from nas.search.candidate import METRIC, CandidateStatus
 
 if TYPE_CHECKING:
     from nas.search.config import SearchConfig
@@ -48,12 +49,25 @@ TRIALS_SCHEMA = pa.schema(
         ("flops", pa.int64()),
         ("wall_s", pa.float64()),  # training wall time of this candidate, seconds
         ("images_per_s", pa.float64()),  # training throughput of this candidate
-        ("status", pa.string()),  # completed | failed | stopped (early-stopped by the scheduler)
+        ("status", pa.string()),  # a CandidateStatus: completed | failed | stopped (early-stopped)
         ("error", pa.string()),  # one line; null unless failed
         ("finished_at", pa.float64()),  # unix time the result arrived; orders the run's progress
+        # Training-free scores at initialisation (nas.scores); null when the run did not score, or the
+        # candidate could not be scored. Runs written before these columns existed read back without them.
+        ("score_synflow", pa.float64()),
+        ("score_naswot", pa.float64()),
     ]
 )
-STATUSES = ("completed", "failed", "stopped")
+
+
+def is_ranked(trial: dict[str, Any]) -> bool:
+    """Whether a trials row takes part in the run's ranking: completed, with a validation accuracy."""
+    return trial["status"] == CandidateStatus.COMPLETED and trial.get(METRIC) is not None
+
+
+def rank_key(trial: dict[str, Any]) -> tuple[float, int]:
+    """The ranking rule of a run: best validation accuracy first; ties go to the earlier proposal."""
+    return (-trial[METRIC], trial.get("proposal") or 0)
 
 
 def write_trials(path: str | os.PathLike, rows: list[dict[str, Any]]) -> None:
@@ -131,9 +145,8 @@ class RunFolder:
         return read_trials(self.trials_path)
 
     def ranked(self) -> list[dict[str, Any]]:
-        """Completed candidates, best validation accuracy first (ties: earlier proposal first)."""
-        done = [t for t in self.trials() if t["status"] == "completed" and t["val_accuracy"] is not None]
-        return sorted(done, key=lambda t: (-t["val_accuracy"], t["proposal"]))
+        """Completed candidates, best first by `rank_key`."""
+        return sorted(filter(is_ranked, self.trials()), key=rank_key)
 
     def candidate(self, rank: int = 1) -> dict[str, Any]:
         """The rank-th best completed candidate (1 = best)."""

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
@@ -16,14 +15,17 @@ import numpy as np
 import torch
 
 import search_spaces
+from nas.arch_file import arch_from_data, read_arch_json
 from nas.atomic import write_json
 from nas.errors import UserError
+from nas.search.candidate import CandidateStatus
 from nas.search.run_folder import DEFAULT_RESULTS_DIR, RunFolder, open_run
 from nas.train.checkpoint import Checkpoint, save_checkpoint
 from nas.train.data import load_splits, stratified_sample
+from nas.train.device import resolve_device
 from nas.train.presets import PRESETS, Preset
 from nas.train.trainer import evaluate, train_candidate
-from search_spaces import Architecture, ArchitectureError, canonical_hash
+from search_spaces import Architecture, canonical_hash
 
 
 @dataclass(frozen=True)
@@ -42,8 +44,8 @@ def resolve_target(
     arch_file: str | os.PathLike | None = None,
     output: str | os.PathLike | None = None,
 ) -> FinalTarget:
-    """The run's best candidate by validation accuracy, or the architecture in `arch_file`. The space's options
-    come from the run's config.json when there is a run, else the space's defaults."""
+    """The run's best candidate by validation accuracy, or the architecture in `arch_file`. The space's
+    options come from the run's config.json when there is a run, else the space's defaults."""
     if run is None and arch_file is None:
         raise UserError("name a run (nas final RUN) or an architecture file (nas final --arch FILE.json)")
     folder = open_run(run, results_dir) if run is not None else None
@@ -52,16 +54,16 @@ def resolve_target(
         config = folder.config()
         space_name, space_options = config.get("space"), dict(config.get("space_options") or {})
     if arch_file is not None:
-        text = _read_arch_file(Path(arch_file))
+        text = read_arch_json(arch_file)
         if space_name is not None and text.get("space") != space_name:
             raise UserError(
                 f"{arch_file} is a {text.get('space')!r} architecture but run {folder.name} searched "
                 f"{space_name!r}; pass an architecture of that space or leave out RUN"
             )
-        arch = _arch(text, space_options, str(arch_file))
+        arch = arch_from_data(text, str(arch_file), space_options)
     else:
         row = folder.candidate(1)
-        arch = _arch(json.loads(row["arch"]), space_options, f"run {folder.name}'s best candidate")
+        arch = arch_from_data(row["arch"], f"run {folder.name}'s best candidate", space_options)
     if folder is not None:
         target = folder.path
     else:
@@ -84,7 +86,7 @@ def run_final(
     """Train, test, then write final.pt and final.json (in that order, each atomically) into `target.folder`.
     Returns the record. Nothing is written when training fails."""
     preset = resolve_preset(preset)
-    dev = resolve_device_option(device)
+    dev = resolve_device(device)
     space = search_spaces.make_space(target.arch.space, **target.space_options)
     data = load_splits(
         data_path, seed=seed, val_size=0, train_subset=preset.train.train_subset, include_test=True
@@ -99,7 +101,7 @@ def run_final(
 
     start = time.perf_counter()
     result = train_candidate(build, preset, data, device=dev, seed=seed)
-    if result.status != "completed":
+    if result.status != CandidateStatus.COMPLETED:
         raise UserError(f"final training failed: {result.error}; nothing was written")
     model = build()
     model.load_state_dict(result.state_dict)
@@ -160,39 +162,6 @@ def resolve_preset(preset: str | Preset) -> Preset:
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     return PRESETS[preset]
-
-
-def resolve_device_option(device: str | None) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise UserError(f"--device {device!r} is not a device; use cuda, cuda:N or cpu") from None
-    if dev.type not in ("cuda", "cpu"):
-        raise UserError(f"--device {device!r} is not supported; use cuda, cuda:N or cpu")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda was asked for but torch sees no CUDA GPU; use --device cpu")
-    return dev
-
-
-def _read_arch_file(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UserError(f"no architecture file {path}; save one with search_spaces.to_json") from None
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{path} is not an architecture JSON file ({e})") from None
-    if not isinstance(data, dict) or "space" not in data:
-        raise UserError(f'{path} is not an architecture: expected a JSON object with a "space" key')
-    return data
-
-
-def _arch(data: dict[str, Any], space_options: dict[str, Any], where: str) -> Architecture:
-    try:
-        return search_spaces.arch_from_json(data, **space_options)
-    except (ArchitectureError, TypeError) as e:
-        raise UserError(f"{where} is not a valid architecture: {e}") from None
 
 
 __all__ = ["FinalTarget", "resolve_preset", "resolve_target", "run_final"]
