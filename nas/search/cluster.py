@@ -254,6 +254,13 @@ def make_inbox():
     return ray.remote(num_cpus=0)(_Inbox).options(scheduling_strategy=here).remote()
 
 
+def close_inbox(inbox) -> None:
+    """End the inbox actor with its search (a notebook runs many searches on one Ray)."""
+    import ray
+
+    ray.kill(inbox)
+
+
 def take_weights(inbox, key: int) -> bytes | None:
     import ray
 

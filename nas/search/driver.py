@@ -381,8 +381,11 @@ def search(run: RunFolder, plan: Plan, evaluator, shipped, *, quiet: bool, on_re
     )
     tuner = make_tuner(run, config, state.attempts, searcher, scheduler, trainable)
     attempt_started = time.monotonic()
-    with display:
-        tuner.fit()
+    try:
+        with display:
+            tuner.fit()
+    finally:
+        cluster.close_inbox(inbox)
     recorder.save(elapsed_s=state.elapsed_s + time.monotonic() - attempt_started)
     return finish(run, progress, finished=not strategy.pending() and searcher.budget_spent())
 
