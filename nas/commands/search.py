@@ -35,7 +35,7 @@ def search(
     scheduler: Annotated[str | None, typer.Option(help="none or asha (stop weak candidates early).")] = None,
     preset: Annotated[
         str | None,
-        typer.Option(help="Training preset per candidate: smoke, proxy or final. [default: proxy]"),
+        typer.Option(help="Training preset per candidate: smoke, cpu, proxy or final. [default: proxy]"),
     ] = None,
     data: Annotated[
         str | None,
@@ -92,8 +92,7 @@ def search(
     ] = False,
 ) -> None:
     """Search for an architecture: the strategy proposes, Ray Tune trains candidates in parallel."""
-    from nas.search import config as run_config
-    from nas.search.driver import run_search
+    from nas import api
 
     flags = {
         "strategy": strategy,
@@ -118,27 +117,21 @@ def search(
         "warm_start": warm_start,
         "record_scores": True if record_scores else None,
     }
-    given = {k: v for k, v in flags.items() if v is not None}
     if resume is not None:
-        changeable = {"trials", "time_budget_s", "address"}
-        fixed = sorted(set(given) - changeable) + (["config"] if config else [])
+        given = sorted(k for k, v in flags.items() if v is not None)
+        fixed = [k for k in given if k not in ("trials", "time_budget_s", "address")]
+        fixed += ["config"] if config else []
         if fixed:
             raise UserError(
                 f"--resume continues with the run's saved settings; only --trials, --time-budget and "
                 f"--address may be given with it, not {', '.join('--' + f.replace('_', '-') for f in fixed)}"
             )
-        outcome = run_search(resume=resume, results_dir=results_dir, overrides=given, quiet=quiet)
-    else:
-        values = run_config.load_toml(config) if config else {}
-        values.update(given)
-        values.setdefault(
-            "name",
-            "{}-{}-{}".format(
-                values.get("strategy", "evolution"), values.get("space", "nasnet"), values.get("seed", 0)
-            ),
+        run = api.open_run(resume, results_dir).resume(
+            trials=trials, time_budget_s=time_budget, address=address, quiet=quiet
         )
-        outcome = run_search(run_config.make_config(values), results_dir=results_dir, quiet=quiet)
-    _print_outcome(outcome)
+    else:
+        run = api.search(config_file=config, results_dir=results_dir, quiet=quiet, **flags)
+    _print_outcome(run.outcome)
 
 
 def resume(
@@ -151,10 +144,10 @@ def resume(
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Continue an interrupted search (same as `nas search --resume RUN`)."""
-    from nas.search.driver import run_search
+    from nas import api
 
-    overrides = {k: v for k, v in {"trials": trials, "time_budget_s": time_budget}.items() if v is not None}
-    _print_outcome(run_search(resume=run, results_dir=results_dir, overrides=overrides, quiet=quiet))
+    resumed = api.open_run(run, results_dir).resume(trials=trials, time_budget_s=time_budget, quiet=quiet)
+    _print_outcome(resumed.outcome)
 
 
 def _print_outcome(outcome) -> None:

@@ -34,6 +34,9 @@ class CandidateRequest:
     seed: int = 0  # this candidate's training seed
     split_seed: int = 0  # the run's seed: every candidate is validated on the same held-out images
     val_size: int = 5000
+    # The run's training/validation images (nas.train.data.Splits), filled in on the worker from Ray's object
+    # store; None: read `data` from this machine's disk.
+    dataset: Any = field(default=None, compare=False, repr=False)
 
     @property
     def epochs(self) -> int:
@@ -43,6 +46,6 @@ class CandidateRequest:
 class Evaluator(Protocol):
     def __call__(self, request: CandidateRequest, report: EpochReport) -> dict[str, Any]:
         """Train and measure the candidate; return at least status (CandidateStatus: completed or failed),
-        val_curve, val_accuracy, params, flops, wall_s, images_per_s and error. Must not raise for a bad
-        candidate."""
+        val_curve, val_accuracy, params, flops, wall_s, images_per_s and error; optionally "weights", the
+        trained state_dict as torch.save bytes (sent back through Ray). Must not raise for a bad candidate."""
         ...

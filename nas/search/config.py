@@ -140,3 +140,33 @@ def make_config(values: dict[str, Any]) -> SearchConfig:
         # Ray workers run in their own folders: they need the path as seen from anywhere.
         config = dataclasses.replace(config, data=str(Path(config.data).absolute()))
     return config
+
+
+def default_name(values: dict[str, Any]) -> str:
+    """STRATEGY-SPACE-SEED, the run name when none is given."""
+    defaults = {f.name: f.default for f in dataclasses.fields(SearchConfig)}
+    return "{}-{}-{}".format(*(values.get(k, defaults[k]) for k in ("strategy", "space", "seed")))
+
+
+def build_config(settings: dict[str, Any], config_file: str | Path | None = None) -> SearchConfig:
+    """The config of a new run from a TOML file (optional) overridden by `settings` (None means "not given"):
+    what `nas search` flags and `nas.search(**settings)` both go through."""
+    values = load_toml(config_file) if config_file is not None else {}
+    values.update({k: v for k, v in settings.items() if v is not None})
+    values.setdefault("name", default_name(values))
+    return make_config(values)
+
+
+RESUME_SETTINGS = ("trials", "time_budget_s", "address")  # what may change when a run is resumed
+
+
+def check_resume_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The given (not None) settings of a resume, refused unless they are budget or address."""
+    given = {k: v for k, v in settings.items() if v is not None}
+    fixed = sorted(set(given) - set(RESUME_SETTINGS))
+    if fixed:
+        raise UserError(
+            f"a resumed run continues with its saved settings; only {', '.join(RESUME_SETTINGS)} may be "
+            f"given, not {', '.join(fixed)}"
+        )
+    return given
