@@ -110,6 +110,17 @@ class Run:
         return done.sort_values(["val_accuracy", "proposal"], ascending=[False, True]).iloc[0]
 
     @property
+    def pareto(self) -> pd.DataFrame:
+        """The non-dominated completed candidates under the run's objectives (accuracy and params for a run
+        that searched for accuracy alone), most accurate first (`nas results RUN --pareto`)."""
+        import pandas as pd
+
+        from nas.search.front import pareto_front
+
+        front = pareto_front(self.folder)
+        return pd.DataFrame(front) if front else self.trials.iloc[0:0]
+
+    @property
     def best_arch(self):
         """The best candidate's architecture as a search_spaces value (None before any has completed)."""
         import search_spaces
@@ -152,13 +163,15 @@ class Run:
         data: str | os.PathLike | None = None,
         seed: int = 0,
         device: str | None = None,
+        pareto_pick: str | None = None,
+        rank: int = 1,
     ) -> dict[str, Any]:
         """Train the best candidate on all training images and score it on the test set (`nas final`); writes
         final.pt and final.json into the run folder and returns the record. `data` defaults to the run's."""
         from nas.train.final import resolve_preset, resolve_target, run_final
 
         chosen = resolve_preset(preset)
-        target = resolve_target(str(self.path))
+        target = resolve_target(str(self.path), pareto_pick=pareto_pick, rank=rank)
         return run_final(
             target, chosen, data_path=data if data is not None else self.config.data, seed=seed, device=device
         )
@@ -172,17 +185,19 @@ class Run:
         weights: str | os.PathLike | None = None,
         batch_size: int = 1,
         overwrite: bool = False,
+        pareto_pick: str | None = None,
     ) -> Path:
         """Write the rank-th best candidate as plain PyTorch (`nas export`): model.py, weights.pt, arch.json,
         metadata.json, and any other `formats` (torchscript, onnx). Returns the export folder; load it with
         `nas.load`. Weights: `weights` (a nas checkpoint), else the run's final.pt when it holds this
         architecture, else, for the best candidate, the weights it was trained to during the search
-        (best.pt)."""
+        (best.pt). `pareto_pick` ("params<1e6"): the most accurate Pareto-front candidate meeting it, or with
+        `rank` the rank-th (nas/search/front.py)."""
         from nas.export import folder
 
-        if weights is None and rank in (None, 1):
+        if weights is None and rank in (None, 1) and pareto_pick is None:
             weights = self._search_weights_of_best()
-        source = folder.resolve_source(str(self.path), None, rank, None, weights)
+        source = folder.resolve_source(str(self.path), None, rank, None, weights, pareto_pick=pareto_pick)
         if source.warning:
             import warnings
 

@@ -72,6 +72,12 @@ def test_smoke_search_under_a_parameter_limit(local_ray, tmp_path):
     accuracies = [r["val_accuracy"] for r in front]
     assert accuracies == sorted(accuracies, reverse=True)
 
+    import nas
+
+    assert list(nas.open_run("budget", results_dir=tmp_path).pareto["trial_id"]) == [
+        r["trial_id"] for r in front
+    ]
+
     cheapest = min(r["params"] for r in front)
     exported = runner.invoke(
         app,
