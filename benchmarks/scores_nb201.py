@@ -1,8 +1,10 @@
 """How well the training-free scores rank NAS-Bench-201 cells: Spearman and Kendall correlation of synflow,
-naswot and their rank sum with the 200-epoch CIFAR-10 test accuracy of a sample of cells, and seconds per cell.
+naswot and their rank sum with the 200-epoch CIFAR-10 test accuracy of a sample of cells, and seconds per
+cell.
 
-    nice -n 10 python benchmarks/scores_nb201.py --table ../shared/datasets/nb201_sample/nats_tss_cifar10_1000.csv \
-        --data ../shared/datasets/cifar10 --output results/scores_nb201.parquet
+    nice -n 10 python benchmarks/scores_nb201.py \
+        --table ../shared/datasets/nb201_sample/nats_tss_cifar10_1000.csv \
+        --data ../shared/datasets/cifar10 --threads 1 --output results/scores_nb201.parquet
 
 Each cell is built with the engine's NB201 builder at the benchmark's size (C=16, N=5), initialised with one
 seed, and scored on one seeded batch of CIFAR-10 training images; nothing is trained. No disk cache is used
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -42,6 +45,9 @@ def main() -> None:
         "--scored", default=None, help="analyse a Parquet file written by --output instead of scoring again"
     )
     parser.add_argument("--draws", type=int, default=2000, help="repeats of the warm-start simulation")
+    parser.add_argument(
+        "--plot", default=None, help="with --scored: draw each score against the metric (.png)"
+    )
     args = parser.parse_args()
     if args.scored:
         import pyarrow.parquet as pq
@@ -49,6 +55,8 @@ def main() -> None:
         scored = pq.read_table(args.scored).to_pydict()
         accuracy = scored[args.metric_column]
         print(json.dumps(warm_start_simulation(scored, accuracy, args.draws), indent=2))
+        if args.plot:
+            plot(scored, accuracy, args.plot)
         return
 
     import numpy as np
@@ -77,7 +85,7 @@ def main() -> None:
     scorer = Scorer(
         space, model, images, seed=args.seed, device=args.device, cache_dir="default" if args.cache else None
     )
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
 
     def progress(i: int, record: dict) -> None:
         if (i + 1) % 50 == 0 or i + 1 == len(archs):
@@ -85,7 +93,7 @@ def main() -> None:
             print(f"{i + 1}/{len(archs)} cells, {rate:.3f} s per cell", flush=True)
 
     records = scorer.score_many(archs, progress)
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     failed = [r["error"] for r in records if r["error"]]
     columns = {name: np.array([r[name] for r in records]) for name in DEFAULT_SCORES}
     columns["combined_rank"] = combined_rank(records)
@@ -93,7 +101,12 @@ def main() -> None:
         "cells": len(archs),
         "unscorable": len(failed),
         "wall_s": round(wall, 1),
+        "computed": scorer.computed,  # distinct canonical hashes; isomorphic rows share one score
         "compute_s_per_cell": round(scorer.compute_s / max(scorer.computed, 1), 4),
+        "cpu_s_per_cell": round(
+            cpu / max(scorer.computed, 1), 4
+        ),  # process CPU time: what a shared machine hides
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "spearman": {k: round(float(spearmanr(v, accuracy).statistic), 4) for k, v in columns.items()},
         "kendall": {k: round(float(kendalltau(v, accuracy).statistic), 4) for k, v in columns.items()},
         "scorer": scorer.describe(),
@@ -128,10 +141,10 @@ def main() -> None:
 
 
 def warm_start_simulation(columns: dict, accuracy: list[float], draws: int, seed: int = 0) -> dict:
-    """What a warm start gives evolution's first population, simulated on the scored cells: draw N cells, keep
-    the P = 10 best by the rank sum of their scores (ranked within the draw, as a search does), and compare the
-    best accuracy among those 10 with the best among 10 random cells (what evolution starts from without a warm
-    start). Mean over `draws` repeats, per N."""
+    """What a warm start gives evolution's first population, simulated on the scored cells: draw N cells,
+    keep the P = 10 best by the rank sum of their scores (ranked within the draw, as a search does), and
+    compare the best accuracy among those 10 with the best among 10 random cells (what evolution starts from
+    without a warm start). Mean over `draws` repeats, per N."""
     import numpy as np
 
     from nas.scores import combined_rank
@@ -155,6 +168,28 @@ def warm_start_simulation(columns: dict, accuracy: list[float], draws: int, seed
             "best_of_10_random": round(float(np.mean(cold)), 3),
         }
     return out
+
+
+def plot(columns: dict, accuracy: list[float], path: str) -> None:
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    from nas.viz.figures import plt, save_figure
+
+    panels = (("synflow", "log10(1 + synflow)"), ("naswot", "naswot"), ("combined_rank", "rank sum"))
+    fig, axes = plt.subplots(1, 3, figsize=(12.6, 4), sharey=True)
+    for ax, (column, label) in zip(axes, panels):
+        x = np.log10(1 + np.asarray(columns[column])) if column == "synflow" else columns[column]
+        ax.scatter(x, accuracy, s=6, alpha=0.5)
+        ax.set_title(f"{label}: Spearman {spearmanr(columns[column], accuracy).statistic:.2f}")
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("CIFAR-10 test accuracy after 200 epochs (%)")
+    fig.suptitle(
+        f"{len(accuracy)} NAS-Bench-201 cells: training-free scores at initialisation vs trained accuracy"
+    )
+    save_figure(fig, path)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Training-free scores: the registry, the scorer's guarantees and its cache, and warm starts in every strategy."""
+"""Training-free scores: the registry, the scorer's guarantees and its cache, warm starts in every strategy,
+tabular mode, `nas score` and `nas plot --scores`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""`nas search --warm-start` end to end: a real (smoke preset, tiny data) search on a local Ray, then a resume."""
+"""`nas search --warm-start` end to end: a real search (smoke preset, tiny data) on a local Ray, then a
+resume."""
 
 from __future__ import annotations
 

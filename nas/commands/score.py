@@ -17,15 +17,14 @@ def _read_target(text: str, space_name: str | None):
     import search_spaces
     from search_spaces.known_cells import KNOWN_CELLS
 
-    path = Path(text)
+    if Path(text).is_file():
+        from nas.arch_file import read_arch_file
+
+        return read_arch_file(text)
+    if text in KNOWN_CELLS:
+        return KNOWN_CELLS[text]
     try:
-        if path.is_file():
-            return search_spaces.arch_from_json(path.read_text())
-        if text in KNOWN_CELLS:
-            return KNOWN_CELLS[text]
         return search_spaces.make_space(space_name or "nb201").parse(text)
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"cannot read architecture file {path} ({type(e).__name__})") from None
     except search_spaces.ArchitectureError as e:
         raise UserError(
             f"{text!r} is not an architecture file, a known cell ({', '.join(sorted(KNOWN_CELLS))}) "
@@ -38,7 +37,8 @@ def score(
         str | None,
         typer.Argument(
             metavar="[ARCH|RUN]",
-            help="An architecture (JSON file, known cell, or NB201 string) or a run whose candidates to score.",
+            help="An architecture (JSON file, known cell, or NB201 string), or a run whose candidates to "
+            "score.",
         ),
     ] = None,
     sample: Annotated[
@@ -161,8 +161,9 @@ def score(
     computed = scorer.computed
     per_cell = f"{scorer.compute_s / computed:.3f} s per cell computed" if computed else "all from the cache"
     typer.echo(
-        f"scored {len(archs)} cells ({computed} computed, {len(archs) - computed} from the cache) in {wall:.1f} s "
-        f"on {scorer.device.type}: {per_cell}; {preset or 'proxy'} preset network, batch of {len(images)}"
+        f"scored {len(archs)} cells ({computed} computed, {len(archs) - computed} from the cache) "
+        f"in {wall:.1f} s on {scorer.device.type}: {per_cell}; "
+        f"{preset or 'proxy'} preset network, batch of {len(images)}"
     )
     if trials:
         typer.echo(_correlations(rows))

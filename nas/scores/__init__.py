@@ -8,9 +8,9 @@ name in `SCORES` like the ops are (`@register_score("name")`; a duplicate name i
 - `naswot` (Mellor et al., ICML 2021, "Neural Architecture Search without Training").
 
 `combined_rank` sums each score's rank over a set of architectures (Abdelfattah et al. and Mellor et al. both
-report that scores agree best with accuracy in rank, not in value). `Scorer` (nas.scores.scorer) builds each
-architecture with its space's builder, feeds it one seeded batch of the run's data, never trains it, and caches
-the scores by canonical hash in memory and on disk. Importing this package imports torch.
+report that scores agree best with accuracy in rank, not in value). `Scorer` (nas.scores.scorer) builds
+each architecture with its space's builder, feeds it one seeded batch of the run's data, never trains it, and
+caches the scores by canonical hash in memory and on disk. Importing this package imports torch.
 """
 
 # Built-in scores register themselves on import.

@@ -1,4 +1,5 @@
-"""The score registry and rank arithmetic (torch-free); `nas.scores` re-exports it and registers the built-ins."""
+"""The score registry and rank arithmetic (torch-free); `nas.scores` re-exports it and registers the
+built-ins."""
 
 from __future__ import annotations
 

@@ -46,13 +46,15 @@ def synflow(model: nn.Module, images: torch.Tensor) -> float:
 
 @register_score("naswot", "Mellor et al., ICML 2021")
 def naswot(model: nn.Module, images: torch.Tensor) -> float:
-    """log det K, where K[i, j] counts the ReLU units on which images i and j of the batch agree (both active or
-    both inactive): the Hamming kernel of the binary activation codes, summed over every nn.ReLU of the network
-    (Mellor et al.'s `hooklogdet` over their ReLU hooks; BatchNorm in training mode, as their networks are
-    scored freshly built). We take log det (K + I): K is positive semi-definite, so this is always finite; it
-    moves the score of a network whose codes tell the images apart by a negligible amount (K's entries count
-    up to millions of units) and gives a network that maps different images to the same codes (all edges
-    `none`) a low finite score instead of -inf. Invariant to the order of the batch."""
+    """log det K, where K[i, j] counts the ReLU units on which images i and j of the batch agree (both
+    active or both inactive): the Hamming kernel of the binary activation codes, summed over every nn.ReLU of
+    the network (Mellor et al.'s `hooklogdet` over their ReLU hooks; BatchNorm in training mode, as their
+    networks are scored freshly built).
+
+    We take log det (K + I): K is positive semi-definite, so this is always finite; it moves the score of a
+    network whose codes tell the images apart by a negligible amount (K's entries count up to millions of
+    units) and gives a network that maps different images to the same codes (all edges `none`) a low finite
+    score instead of -inf. Invariant to the order of the batch."""
     n = images.shape[0]
     kernel = torch.zeros((n, n), dtype=torch.float64, device=images.device)
     seen: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # id -> (input, its agreements): one tensor often
@@ -62,7 +64,7 @@ def naswot(model: nn.Module, images: torch.Tensor) -> float:
         x = inputs[0]
         if id(x) not in seen or seen[id(x)][0] is not x:
             codes = (x.detach().reshape(n, -1) > 0).float()
-            # Agreements = both active + both inactive = 2 c c^T - |c_i| - |c_j| + units: one product, not two.
+            # Agreements = both active + both inactive = 2 c c^T - |c_i| - |c_j| + units: one product.
             # Entries are integers below 2^24 per layer, exact in float32; summed over layers in float64.
             both = codes @ codes.T
             active = both.diagonal()

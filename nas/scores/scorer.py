@@ -54,8 +54,9 @@ def default_device() -> str:
 
 
 class Scorer:
-    """Scores architectures of one space, at one model size, on one batch; never trains, never raises for a bad
-    candidate: one that cannot be built or scored gets `WORST` for every score and its reason in "error"."""
+    """Scores architectures of one space, at one model size, on one batch; never trains, never raises for a
+    bad candidate: one that cannot be built or scored gets `WORST` for every score and its reason in
+    "error"."""
 
     def __init__(
         self,

@@ -60,7 +60,8 @@ class RunScores:
         # One line before the search's own display starts: scoring takes a while and the user should know why.
         print(
             f"warm start: scored {len(archs)} cells in {seconds:.1f} s on {self.scorer.device.type} "
-            f"({self.scorer.computed} computed, {unscorable} unscorable); see {self.run.path / 'warm_start.parquet'}",
+            f"({self.scorer.computed} computed, {unscorable} unscorable); "
+            f"see {self.run.path / 'warm_start.parquet'}",
             file=sys.stderr,
         )
         return [archs[i] for i in order]

@@ -1,4 +1,5 @@
-"""Training-free scores against validation accuracy: does the score rank this run's candidates as training did?"""
+"""Training-free scores against validation accuracy: does a score rank this run's candidates as training
+did?"""
 
 from __future__ import annotations
 
