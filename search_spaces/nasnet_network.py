@@ -1,5 +1,5 @@
 """The CIFAR network around NASNet-style cells, as in DARTS's `NetworkCIFAR` (Liu et al. 2019, sec. 3.1):
-a 3x3 conv stem, 3N + 2 cells with reduction cells at 1/3 and 2/3 of the depth (channels doubled there),
+a 3x3 conv stem (strided for images larger than 32 pixels, `ModelConfig.stem_stride`), 3N + 2 cells with reduction cells at 1/3 and 2/3 of the depth (channels doubled there),
 an optional auxiliary head after the second reduction, global pooling and a linear classifier."""
 
 from __future__ import annotations
@@ -71,7 +71,10 @@ class NasnetNetwork(nn.Module):
         num_cells = 3 * N + 2
         reductions = {num_cells // 3, 2 * num_cells // 3}
         c_stem = config.stem_multiplier * C
-        self.stem = nn.Sequential(nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem))
+        kernel, stride, padding = config.stem_conv
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, c_stem, kernel, stride=stride, padding=padding, bias=False), nn.BatchNorm2d(c_stem)
+        )
         c_prev_prev, c_prev, c_cur = c_stem, c_stem, C
         self.cells = nn.ModuleList()
         self.auxiliary_head: AuxiliaryHead | None = None

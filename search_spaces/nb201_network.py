@@ -1,4 +1,4 @@
-"""NAS-Bench-201's macro skeleton (Dong & Yang 2020, fig. 1): a 3x3 conv stem, three stages of N cells with
+"""NAS-Bench-201's macro skeleton (Dong & Yang 2020, fig. 1): a 3x3 conv stem (strided for images larger than 32 pixels), three stages of N cells with
 C, 2C and 4C channels joined by residual reduction blocks, then BN-ReLU, global pooling and a classifier."""
 
 from __future__ import annotations
@@ -49,7 +49,10 @@ class Nb201Network(nn.Module):
         super().__init__()
         self.arch, self.config = arch, config
         C, N = config.channels, config.cells_per_stage
-        self.stem = nn.Sequential(nn.Conv2d(3, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
+        kernel, stride, padding = config.stem_conv
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, C, kernel, stride=stride, padding=padding, bias=False), nn.BatchNorm2d(C)
+        )
         layers: list[nn.Module] = []
         self.auxiliary_after = -1
         for stage, width in enumerate((C, 2 * C, 4 * C)):

@@ -30,11 +30,22 @@ class SearchConfig:
     gpus_per_trial: float | None = None  # None: 0.25 when the cluster has GPUs (4 candidates per GPU), else 0
     cpus_per_trial: float = 1.0
     scheduler: str = "none"  # "asha": stop weak candidates early (Li et al. 2020)
-    data: str | None = None  # CIFAR-10 location (see nas.train.data); None: torchvision's download cache
-    val_size: int = 5000  # training images held out to rank candidates (stratified, the same for all)
+    data: str | None = None  # a folder, Parquet pair or dataset name (see nas.train.data); None: CIFAR-10
+    val_size: int | None = None  # training images held out to rank candidates (stratified, the same for all);
+    # None: a tenth of the training images, at most 5,000 (CIFAR-10: 5,000)
     seed: int = 0
     dedupe: bool = True  # answer already-evaluated architectures from a cache
     address: str | None = None  # Ray cluster address; None: start a local Ray
+    # -- the data (own datasets) --
+    image_size: int | None = (
+        None  # pixels (square); None: 32 for the CIFAR family, else the median image size
+    )
+    # (at most 64). A search pins the resolved size here, so a resumed run decodes exactly as before.
+    test_fraction: float = 0.2  # share of each class kept for testing when --data is one folder per class
+    dataset: dict[str, Any] | None = (
+        None  # what --data resolved to (size and why, classes, mean/std, counts);
+    )
+    # filled in by the search from the training images, not a setting
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -111,11 +122,47 @@ def make_config(values: dict[str, Any]) -> SearchConfig:
         fail("cpus_per_trial", f"{config.cpus_per_trial} must be positive")
     if config.scheduler not in SCHEDULERS:
         fail("scheduler", f"unknown scheduler {config.scheduler!r}; choose one of {', '.join(SCHEDULERS)}")
-    if config.val_size < 10:
+    if config.val_size is not None and config.val_size < 10:
         fail("val_size", f"{config.val_size} is too small to rank candidates; hold out at least 10 images")
     if config.data is not None:
-        if not Path(config.data).exists():
-            fail("data", f"{config.data} does not exist; pass --data PATH to a CIFAR-10 folder")
-        # Ray workers run in their own folders: they need the path as seen from anywhere.
-        config = dataclasses.replace(config, data=str(Path(config.data).absolute()))
+        from nas.train.data import TORCHVISION
+
+        if Path(config.data).exists():
+            # Ray workers run in their own folders: they need the path as seen from anywhere.
+            config = dataclasses.replace(config, data=str(Path(config.data).absolute()))
+        elif config.data.lower().replace("-", "").replace("_", "") not in TORCHVISION:
+            fail(
+                "data",
+                f"{config.data} does not exist and is not a dataset name ({', '.join(TORCHVISION)}); pass "
+                "--data PATH to an image folder, a Parquet pair or a cifar-10-batches-py folder",
+            )
+    if config.image_size is not None:
+        from nas.train.data import check_image_size
+
+        try:
+            check_image_size(config.image_size)
+        except UserError as e:
+            fail("image_size", str(e))
+    if not 0.0 < config.test_fraction < 1.0:
+        fail(
+            "test_fraction",
+            f"{config.test_fraction} must be between 0 and 1 (0.2 tests a fifth of each class)",
+        )
     return config
+
+
+def with_dataset(config: SearchConfig) -> SearchConfig:
+    """Read the data once (a missing or bad dataset is one clear error before anything is written; the decoded
+    cache this leaves makes every worker's load quick) and pin what it resolved to: the image size and a summary
+    of the dataset (classes, normalisation, why this size) that config.json records."""
+    from nas.train.data import load_dataset, load_splits
+
+    dataset = load_dataset(config.data, image_size=config.image_size, test_fraction=config.test_fraction)
+    load_splits(
+        config.data,
+        seed=config.seed,
+        val_size=config.val_size,
+        image_size=config.image_size,
+        test_fraction=config.test_fraction,
+    )
+    return dataclasses.replace(config, image_size=dataset.image_size, dataset=dataset.summary())

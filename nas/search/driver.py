@@ -280,12 +280,10 @@ def run_search(
             config = make_config({**config.to_dict(), **overrides})
     assert config is not None
     if evaluator is None:
+        from nas.search.config import with_dataset
         from nas.search.train_trial import evaluate_candidate as evaluator
-        from nas.train.data import load_splits
 
-        # Read the data once, before anything is written: a missing or corrupt dataset is one clear error, and
-        # the decoded cache this leaves makes every worker's load quick.
-        load_splits(config.data, seed=config.seed, val_size=config.val_size)
+        config = with_dataset(config)  # reads the data once, before anything is written (own-data issue)
     if resume is not None:
         atomic.write_json(run.config_path, config.to_dict())
     else:
