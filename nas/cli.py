@@ -27,7 +27,7 @@ class _Commands(TyperGroup):
 app = typer.Typer(
     cls=_Commands,
     name="nas",
-    help="Neural architecture search over cell search spaces (random, evolution, REINFORCE) on CIFAR-10.",
+    help="Neural architecture search over cell search spaces (random, evolution, REINFORCE) on your images.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -36,10 +36,10 @@ app = typer.Typer(
 
 @app.callback()
 def _root() -> None:
-    """Neural architecture search over cell search spaces (random, evolution, REINFORCE) on CIFAR-10."""
+    """Neural architecture search over cell search spaces (random, evolution, REINFORCE) on your images."""
 
 
-from nas.commands import bench, export, final, pictures, results, search, spaces
+from nas.commands import bench, export, final, pictures, predict, results, search, spaces
 
 app.command("spaces")(spaces.spaces)
 app.command("search")(search.search)
@@ -49,6 +49,7 @@ app.command("show")(pictures.show)
 app.command("plot")(pictures.plot)
 app.command("final")(final.final)
 app.command("export")(export.export)
+app.command("predict")(predict.predict)
 app.command("benchmark")(bench.benchmark)
 app.command("synthetic-table")(bench.synthetic_table)
 

@@ -235,7 +235,7 @@ def _nasnet_cell(class_name: str, title: str, cell: Any, reduction: bool) -> tup
 
 
 _NASNET_NETWORK = '''
-class Network(nn.Module):
+class Network(Classifier):
     """The CIFAR network of DARTS: a 3x3 convolution stem, 3N + 2 cells with reduction
     cells at 1/3 and 2/3 of the depth (channels doubled there), global pooling and a
     classifier.
@@ -257,7 +257,7 @@ class Network(nn.Module):
         reductions = (num_cells // 3, 2 * num_cells // 3)
         c_stem = stem_multiplier * c
         self.stem = nn.Sequential(
-            nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem)
+            {stem_conv}, nn.BatchNorm2d(c_stem)
         )
         c_prev_prev, c_prev = c_stem, c_stem
         reduction_prev = False
@@ -291,6 +291,7 @@ def _nasnet_source(arch: Any, config: ModelConfig) -> tuple[str, set[str]]:
         cells_per_stage=config.cells_per_stage,
         num_classes=config.num_classes,
         stem_multiplier=config.stem_multiplier,
+        stem_conv=_stem_conv("c_stem", config),
     )
     return f"{normal}\n\n{reduce}\n\n{network.strip()}\n", normal_helpers | reduce_helpers
 
@@ -308,7 +309,7 @@ def _nasnet_key(key: str) -> str:
 # -- nb201 --
 
 _NB201_NETWORK = '''
-class Network(nn.Module):
+class Network(Classifier):
     """NAS-Bench-201's network: a 3x3 convolution stem, three stages of N cells with c,
     2c and 4c channels joined by residual reductions, then batch norm, ReLU, pooling and
     a classifier.
@@ -326,7 +327,7 @@ class Network(nn.Module):
         super().__init__()
         c = channels
         self.stem = nn.Sequential(
-            nn.Conv2d(3, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+            {stem_conv}, nn.BatchNorm2d(c)
         )
         layers = []
         for stage, width in enumerate((c, 2 * c, 4 * c)):
@@ -387,7 +388,10 @@ def _nb201_source(arch: Any, config: ModelConfig) -> tuple[str, set[str]]:
         ]
     )
     network = _NB201_NETWORK.format(
-        channels=config.channels, cells_per_stage=config.cells_per_stage, num_classes=config.num_classes
+        channels=config.channels,
+        cells_per_stage=config.cells_per_stage,
+        num_classes=config.num_classes,
+        stem_conv=_stem_conv("c", config),
     )
     return f"{cell}\n\n\n{network.strip()}\n", helpers
 
@@ -424,10 +428,27 @@ def _generator(space: str) -> Generator:
     return GENERATORS[space]
 
 
-def generate_source(arch: Architecture, config: ModelConfig, header: str) -> str:
-    """The whole file. `header` is the module docstring's text (plain lines, at most 88 characters)."""
+def generate_source(
+    arch: Architecture, config: ModelConfig, header: str, preprocessing: dict[str, Any] | None = None
+) -> str:
+    """The whole file. `header` is the module docstring's text (plain lines, at most 88 characters);
+    `preprocessing` (image_size, mean, std, class_names; default CIFAR-10's) becomes the `Classifier` base."""
+    from nas.export.preprocessing import classifier_source, default_preprocessing
+
     body, helpers = _generator(arch.space).source(arch, config)
-    return f'"""{header.strip()}\n"""\n\nimport torch\nfrom torch import nn\n\n\n{_helper_source(helpers)}\n{body}'
+    base = classifier_source(preprocessing or default_preprocessing(config.num_classes, config.image_size))
+    return (
+        f'"""{header.strip()}\n"""\n\nimport torch\nfrom torch import nn\n\n\n{base}\n\n\n'
+        f"{_helper_source(helpers)}\n{body}"
+    )
+
+
+def _stem_conv(width: str, config: ModelConfig) -> str:
+    """The stem's convolution, strided when the network takes images larger than 32 pixels."""
+    kernel, stride, padding = config.stem_conv
+    if stride == 1:
+        return f"nn.Conv2d(3, {width}, 3, padding=1, bias=False)"
+    return f"nn.Conv2d(3, {width}, {kernel}, stride={stride}, padding={padding}, bias=False)"
 
 
 def remap_state_dict(arch: Architecture, state_dict: dict[str, Any]) -> dict[str, Any]:
