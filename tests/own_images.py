@@ -28,12 +28,18 @@ def make_image(name: str, rng: np.random.Generator, size: tuple[int, int]) -> np
 
 
 def write_image_folder(
-    root: Path, *, per_class: int = 12, split: bool = True, seed: int = 0, fmt: str = "png"
+    root: Path,
+    *,
+    per_class: int = 12,
+    split: bool = True,
+    seed: int = 0,
+    fmt: str = "png",
+    classes: tuple[str, ...] = CLASSES,
 ) -> Path:
     """train/<class>/*.png + test/<class>/*.png (a quarter tested) or, with split=False, <class>/*.png.
     Sizes 48x40 and 56x44; every fourth image grayscale, every seventh RGBA."""
     rng = np.random.default_rng(seed)
-    for name in CLASSES:
+    for name in classes:
         for i in range(per_class):
             part = ("test" if i % 4 == 0 else "train") if split else ""
             folder = root / part / name if part else root / name

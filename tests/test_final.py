@@ -127,7 +127,7 @@ def test_missing_data_exits_2_with_one_line_and_writes_nothing(tmp_path, monkeyp
     )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
-    assert err.startswith("error: no CIFAR-10 data at") and "--data PATH" in err
+    assert err.startswith("error: no data at") and "--data PATH" in err
     assert not out.exists()
 
 

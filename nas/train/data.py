@@ -467,7 +467,9 @@ def _read_cached(
     test_fraction: float,
 ) -> Dataset:
     fingerprint = key.split(":")[1]
-    suffix = "" if image_size is None else f"-{image_size}px"
+    suffix = ("" if image_size is None else f"-{image_size}px") + (
+        f"-test{test_fraction:g}" if kind == "classes" else ""
+    )
     cache = cache_dir() / "cifar10" / f"{kind}-{fingerprint}{suffix}.npz"
     source = f"{kind} {path}"
     if kind == "parquet":

@@ -562,10 +562,14 @@ def check_fits(images: np.ndarray, dev: torch.device) -> None:
     )
     hint = f", or --image-size {smaller} for all {n:,}" if smaller else ""
     raise TrainingFailed(
-        f"the data does not fit on {dev}: {n:,} images at {h}x{w} take {images.nbytes / 2**30:.2f} GiB as uint8 "
-        f"and {free / 2**30:.2f} GiB are free (at most {DATA_MEMORY_FRACTION:.0%} is used for data); about "
+        f"the data does not fit on {dev}: {n:,} images at {h}x{w} take {_bytes(images.nbytes)} as uint8 "
+        f"and {_bytes(free)} are free (at most {DATA_MEMORY_FRACTION:.0%} is used for data); about "
         f"{fits:,} images fit at this size{hint}"
     )
+
+
+def _bytes(n: float) -> str:
+    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
 
 
 def _free_memory(dev: torch.device) -> int | None:
