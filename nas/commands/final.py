@@ -51,6 +51,10 @@ def final(
         float | None,
         typer.Option(help="Share of each class tested when --data is one folder per class. [default: 0.2]"),
     ] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option(help="Train this many epochs instead of the preset's (e.g. when fine-tuning)."),
+    ] = None,
     init_from: Annotated[
         Path | None,
         typer.Option(
@@ -74,6 +78,7 @@ def final(
         device=device,
         image_size=image_size if image_size is not None else run_data.get("image_size"),
         test_fraction=test_fraction if test_fraction is not None else run_data.get("test_fraction", 0.2),
+        epochs=epochs,
     )
     typer.echo(
         f"test accuracy {record['test_accuracy']:.4f} (flip TTA {record['test_accuracy_tta']:.4f}) on "

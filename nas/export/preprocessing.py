@@ -10,6 +10,7 @@ an image is not already a size x size x 3 uint8 array.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from nas.train.data import CIFAR10_MEAN, CIFAR10_STD, CLASS_NAMES
@@ -24,10 +25,10 @@ class Classifier(nn.Module):
     CLASS_NAMES = {class_names}
 
     def preprocess(self, images) -> torch.Tensor:
-        """The normalised (N, 3, S, S) float batch for raw images, as in training: uint8
-        arrays (H, W), (H, W, 3) or (H, W, 4), PIL images, or file paths. Transparency is
-        laid over white, grayscale becomes RGB, other sizes are squashed to S x S
-        (bilinear)."""
+        """The normalised (N, 3, S, S) float batch for raw images, as in training:
+        uint8 arrays (H, W), (H, W, 3) or (H, W, 4), PIL images, or file paths.
+        Transparency is laid over white, grayscale becomes RGB, other sizes are
+        squashed to S x S (bilinear)."""
         pixels = torch.stack([self._pixels(image) for image in images])  # (N, S, S, 3)
         x = pixels.permute(0, 3, 1, 2).float() / 255.0
         mean = torch.tensor(self.MEAN).view(1, 3, 1, 1)
@@ -64,7 +65,8 @@ class Classifier(nn.Module):
             image = Image.fromarray(image[:, :, 0] if shape[2:] == (1,) else image)
         elif not hasattr(image, "mode"):  # a path
             image = Image.open(image)
-            image.draft("RGB", (s, s))  # JPEG: decode at a reduced scale >= s, as training did
+            # JPEG: decode at a reduced scale that is still >= s, as training did
+            image.draft("RGB", (s, s))
         if image.mode in ("RGBA", "LA", "PA") or (
             image.mode == "P" and "transparency" in image.info
         ):
@@ -75,7 +77,8 @@ class Classifier(nn.Module):
             image = image.convert("RGB")
         if image.size != (s, s):
             image = image.resize((s, s), Image.Resampling.BILINEAR)
-        return torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8).view(s, s, 3)
+        pixels = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
+        return pixels.view(s, s, 3)
 '''
 
 
@@ -96,25 +99,21 @@ def classifier_source(preprocessing: dict[str, Any]) -> str:
     def numbers(values) -> str:
         return "(" + ", ".join(f"{float(v):.6g}" for v in values) + ")"
 
-    names = tuple(str(n) for n in preprocessing["class_names"])
     return _CLASSIFIER.format(
         size=int(preprocessing["image_size"]),
         mean=numbers(preprocessing["mean"]),
         std=numbers(preprocessing["std"]),
-        class_names=repr(names) if len(repr(names)) < 70 else _wrapped(names),
+        class_names=_names(preprocessing["class_names"]),
     ).strip("\n")
 
 
-def _wrapped(names: tuple[str, ...]) -> str:
-    lines, line = [], ""
-    for name in names:
-        item = repr(name) + ", "
-        if len(line) + len(item) > 76:
-            lines.append(line.rstrip())
-            line = ""
-        line += item
-    lines.append(line.rstrip())
-    return "(\n" + "\n".join("        " + text for text in lines if text) + "\n    )"
+def _names(names: list[str]) -> str:
+    """A tuple of string literals as ruff format writes it: on one line when it fits, else one per line."""
+    literals = [json.dumps(str(n), ensure_ascii=False) for n in names]
+    one_line = "(" + ", ".join(literals) + ")"
+    if len("    CLASS_NAMES = ") + len(one_line) <= 88:
+        return one_line
+    return "(\n" + "".join(f"        {text},\n" for text in literals) + "    )"
 
 
 __all__ = ["classifier_source", "default_preprocessing"]

@@ -147,10 +147,15 @@ def run_final(
     device: str | None = None,
     image_size: int | None = None,
     test_fraction: float = 0.2,
+    epochs: int | None = None,
 ) -> dict[str, Any]:
     """Train, test, then write final.pt and final.json (in that order, each atomically) into `target.folder`.
-    Returns the record. Nothing is written when training fails."""
+    Returns the record. Nothing is written when training fails. `epochs` overrides the preset's."""
     preset = resolve_preset(preset)
+    if epochs is not None:
+        if epochs < 1:
+            raise UserError(f"--epochs {epochs} must be at least 1")
+        preset = replace(preset, train=replace(preset.train, epochs=epochs))
     dev = resolve_device_option(device)
     space = search_spaces.make_space(target.arch.space, **target.space_options)
     data = load_splits(
