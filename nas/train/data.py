@@ -133,7 +133,7 @@ class Splits:
     test_labels: np.ndarray | None
     source: str
     seed: int
-    class_names: tuple[str, ...] = CLASS_NAMES
+    class_names: tuple[str, ...] = ()  # () when unknown (hand-made splits): classes are then numbered
     mean: tuple[float, float, float] = CIFAR10_MEAN  # normalisation, from the training images
     std: tuple[float, float, float] = CIFAR10_STD
     image_size_reason: str = "32: CIFAR-10's size"
@@ -144,7 +144,7 @@ class Splits:
             "image_size": self.image_size,
             "mean": list(self.mean),
             "std": list(self.std),
-            "class_names": list(self.class_names),
+            "class_names": list(self.class_names) or [str(i) for i in range(self.num_classes)],
             "resize": "RGB, transparency over white, squashed to image_size x image_size (bilinear)",
         }
 
@@ -603,8 +603,9 @@ def _parquet_class_names(files: list[Path]) -> tuple[str, ...]:
     for f in files:
         try:
             meta = pq.read_schema(f).metadata or {}
-        except Exception:
-            continue  # reported with its reason when the file is read
+        except Exception as e:
+            log.debug("no schema metadata in %s (%s); reading it reports why", f, e)
+            continue
         if b"huggingface" in meta:
             try:
                 info = json.loads(meta[b"huggingface"])
@@ -703,8 +704,9 @@ def _choose_size(requested: int | None, blobs: list[bytes | Path], source: str) 
         try:
             with _open(blobs[i]) as img:
                 sizes.append(img.size)
-        except Exception:
-            continue  # decoding names the file
+        except Exception as e:
+            log.debug("no size for image %d of %s (%s); decoding names the file", i, source, e)
+            continue
     if not sizes:
         raise UserError(f"no readable image in {source}; {DATA_HELP}")
     return auto_image_size(sizes)
