@@ -43,13 +43,13 @@ def final(
     image_size: Annotated[
         int | None,
         typer.Option(
-            help="Resize images to N x N pixels. [default: the run's; else 32 for the CIFAR family, "
-            "else the median image size, at most 64]"
+            help="Resize images to N x N pixels (default: the run's; else 32 for the CIFAR family, "
+            "else the median image size, at most 64)."
         ),
     ] = None,
     test_fraction: Annotated[
         float | None,
-        typer.Option(help="Share of each class tested when --data is one folder per class. [default: 0.2]"),
+        typer.Option(help="Share of each class tested when --data is one folder per class (default: 0.2)."),
     ] = None,
     epochs: Annotated[
         int | None,

@@ -42,7 +42,7 @@ def search(
         typer.Option(
             help="Image folder (train/<class>/ + test/<class>/, or <class>/), train/test.parquet, "
             "cifar-10-batches-py, or a dataset name (cifar10, cifar100, svhn, fashionmnist, mnist). "
-            "[default: cifar10]",
+            "(default: cifar10)",
             envvar="NAS_DATA",
         ),
     ] = None,
@@ -51,7 +51,7 @@ def search(
     ] = None,
     val_size: Annotated[
         int | None,
-        typer.Option(help="Training images held out to rank candidates. [default: a tenth, at most 5000]"),
+        typer.Option(help="Training images held out to rank candidates (default: a tenth, at most 5000)."),
     ] = None,
     no_dedupe: Annotated[
         bool, typer.Option("--no-dedupe", help="Evaluate architectures seen before again.")
@@ -73,13 +73,13 @@ def search(
     image_size: Annotated[
         int | None,
         typer.Option(
-            help="Resize images to N x N pixels. [default: 32 for the CIFAR family, else the median image "
-            "size, at most 64]"
+            help="Resize images to N x N pixels (default: 32 for the CIFAR family, else the median image "
+            "size, at most 64)."
         ),
     ] = None,
     test_fraction: Annotated[
         float | None,
-        typer.Option(help="Share of each class tested when --data is one folder per class. [default: 0.2]"),
+        typer.Option(help="Share of each class tested when --data is one folder per class (default: 0.2)."),
     ] = None,
 ) -> None:
     """Search for an architecture: the strategy proposes, Ray Tune trains candidates in parallel."""
