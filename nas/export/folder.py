@@ -120,10 +120,12 @@ def resolve_source(
     run = open_run(run_name, results_dir) if run_name is not None else None
     space_options: dict[str, Any] = {}
     origin: dict[str, Any] = {"run": str(run.path.resolve()) if run else None}
+    dataset: dict[str, Any] | None = None
     chosen: Architecture | None = None
     if run is not None:
         config = run.config()
         space_options = dict(config.get("space_options") or {})
+        dataset = config.get("dataset")  # own data: fresh weights get its classes, size and preprocessing
     if arch is not None:
         chosen = _read_arch(arch, space_options)
         origin["arch_file"] = arch
@@ -175,14 +177,20 @@ def resolve_source(
 
     where = f"run {run.name} has no final.pt for it" if run is not None else "no --weights given"
     origin.update(weights=None, test_accuracy=None)
+    preset = PRESETS["final"]
+    preprocessing = None
+    if dataset:
+        preset = preset.for_data(int(dataset["num_classes"]), int(dataset["image_size"]))
+        preprocessing = {k: dataset[k] for k in ("image_size", "mean", "std", "class_names")}
     return ExportSource(
         chosen,
         space_options,
-        PRESETS["final"].model,
+        preset.model,
         None,
         origin,
         warning=f"exporting untrained, freshly initialised weights ({where}); train it with `nas final` "
         "or pass --weights CHECKPOINT",
+        preprocessing=preprocessing,
     )
 
 
