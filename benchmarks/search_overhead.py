@@ -74,8 +74,9 @@ def main() -> None:
     import torch
 
     print(
-        f"{outcome.progress.done} candidates ({args.strategy} on {args.space}, concurrency {args.concurrency}) "
-        f"in {search_s:.1f} s: {search_s / outcome.progress.done:.3f} s per candidate; Ray start {ray_start:.1f} s"
+        f"{outcome.progress.done} candidates ({args.strategy} on {args.space}, "
+        f"concurrency {args.concurrency}) in {search_s:.1f} s: "
+        f"{search_s / outcome.progress.done:.3f} s per candidate; Ray start {ray_start:.1f} s"
     )
     print(
         f"python {platform.python_version()}, ray {ray.__version__}, torch {torch.__version__}, "

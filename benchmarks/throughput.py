@@ -1,9 +1,10 @@
-"""Training throughput of the engine's trainer against a naive PyTorch loop, on the same network in the same run.
+"""Training throughput of the engine's trainer against a naive PyTorch loop, on the same network in the same
+run.
 
-The network is the DARTS-V2 proxy (C=16, 8 cells: ModelConfig(channels=16, cells_per_stage=2)). The naive loop is
-what a tutorial writes: torchvision transforms on the CPU in DataLoader workers, fp32, eager, one process.
-The engine runs `--processes` candidates at once on the device (each a separate process, as Ray trials are) and
-reports their aggregate images/s over the span in which all of them trained.
+The network is the DARTS-V2 proxy (C=16, 8 cells: ModelConfig(channels=16, cells_per_stage=2)). The naive loop
+is what a tutorial writes: torchvision transforms on the CPU in DataLoader workers, fp32, eager, one process.
+The engine runs `--processes` candidates at once on the device (each a separate process, as Ray trials are)
+and reports their aggregate images/s over the span in which all of them trained.
 
     python benchmarks/throughput.py --data PATH                      # on the GPU machine
     python benchmarks/throughput.py --synthetic --tiny --device cpu  # a quick sanity run on a CPU
@@ -26,8 +27,9 @@ from torch import nn
 
 import search_spaces
 from nas.train.data import Splits, load_splits
+from nas.train.device import resolve_device
 from nas.train.presets import Preset, TrainConfig
-from nas.train.trainer import resolve_device, train_candidate
+from nas.train.trainer import train_candidate
 from search_spaces import ModelConfig
 from search_spaces.known_cells import DARTS_V2
 
@@ -144,8 +146,8 @@ class ArrayDataset(torch.utils.data.Dataset):
 
 
 def run_naive(args: argparse.Namespace, data: Splits, device: torch.device) -> float:
-    """Images/s of a tutorial-style loop over the last of `--naive-epochs` epochs (the first pays worker start-up
-    when there is only one, which is counted)."""
+    """Images/s of a tutorial-style loop over the last of `--naive-epochs` epochs (the first pays worker
+    start-up when there is only one, which is counted)."""
     import torchvision.transforms as T
 
     from nas.train.augment import CIFAR10_MEAN, CIFAR10_STD
@@ -191,12 +193,14 @@ def main(argv: list[str] | None = None) -> None:
     args = options(argv)
     device = resolve_device(args.device)
     print(
-        f"device: {torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or 'cpu'}"
+        "device: "
+        f"{torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or 'cpu'}"
         f" | torch {torch.__version__} | python {platform.python_version()} | {mp.cpu_count()} CPUs"
     )
     data = get_data(args)
     print(
-        f"network: DARTS-V2 C={args.channels}, {3 * args.cells_per_stage + 2} cells | batch {args.batch_size} | "
+        f"network: DARTS-V2 C={args.channels}, {3 * args.cells_per_stage + 2} cells | "
+        f"batch {args.batch_size} | "
         f"{len(data.train_labels)} training images ({data.source}) | {args.processes} engine process(es) | "
         f"CUDA graph {'off' if args.no_cuda_graph else 'on where capture works'}"
     )
@@ -207,13 +211,14 @@ def main(argv: list[str] | None = None) -> None:
         f"CUDA graph used: {engine['cuda_graph']})"
     )
     print(
-        f"engine end to end: {engine['wall_images_per_s']:,.0f} img/s over the span from the common start to the "
-        "last finish (model build, FLOP count, data upload, capture and validation included)"
+        f"engine end to end: {engine['wall_images_per_s']:,.0f} img/s over the span from the common start "
+        "to the last finish (model build, FLOP count, data upload, capture and validation included)"
     )
     if not args.no_naive:
         naive = run_naive(args, data, device)
         print(
-            f"naive loop (DataLoader + CPU transforms, fp32, eager, {args.workers} workers): {naive:,.0f} img/s"
+            f"naive loop (DataLoader + CPU transforms, fp32, eager, {args.workers} workers): "
+            f"{naive:,.0f} img/s"
         )
         print(f"ratio engine/naive (training-step img/s): {engine['sum_images_per_s'] / naive:.2f}x")
 

@@ -9,18 +9,18 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from nas.errors import UserError
+from nas.errors import UserError, one_line
 
 
 class _Commands(TyperGroup):
-    """Every command's user mistakes (UserError) end as one line on stderr and exit code 2, also when the app is
-    invoked in-process (tests) rather than through `main`."""
+    """Every command's user mistakes (UserError) end as one line on stderr and exit code 2, also when the app
+    is invoked in-process (tests) rather than through `main`."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except UserError as e:
-            typer.echo("error: " + " ".join(str(e).split()), err=True)
+            typer.echo("error: " + one_line(e), err=True)
             raise typer.Exit(2) from None
 
 
@@ -58,5 +58,5 @@ def main() -> None:
     try:
         app()
     except UserError as e:  # raised outside a command (e.g. while parsing); same one-line form
-        typer.echo("error: " + " ".join(str(e).split()), err=True)
+        typer.echo("error: " + one_line(e), err=True)
         sys.exit(2)

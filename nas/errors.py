@@ -3,3 +3,8 @@
 
 class UserError(Exception):
     """A bad option, file or run name; the message says what was wrong and how to fix it."""
+
+
+def one_line(error: BaseException | str) -> str:
+    """The message on one line: every run of whitespace (newlines included) becomes one space."""
+    return " ".join(str(error).split())

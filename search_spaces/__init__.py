@@ -1,11 +1,19 @@
-"""Cell search spaces. A space is one module here that defines its architecture values and a `SearchSpace`
-subclass decorated with `@register_space`; `make_space(name, **options)` builds one by name."""
+"""Cell search spaces. A space is one package here (`nasnet/`, `nb201/`) holding everything it needs: its
+architecture values (`arch.py`, torch-free), its `SearchSpace` subclass decorated with `@register_space`
+(`space.py`: sampling, mutation, decisions, reading, pictures' notes) and its network (`network.py`, torch:
+what
+`build` returns and its standalone-code twin for `nas export`); it is registered by importing it below.
+`make_space(name, **options)` builds one by name. Shared by all: `base.py` (the interfaces), `ops.py` (the op
+registry, torch), `code.py` (what export twins share), `stats.py`, `known_cells.py`, `_registry.py`.
+
+May import numpy and networkx; torch only in `ops.py`, `stats.py` and the spaces' `network.py`, imported when
+a network is built or an op name checked; never `nas`."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
+# Built-in spaces register themselves on import.
+from search_spaces import nasnet, nb201  # noqa: F401
+from search_spaces._registry import SPACES, UnknownSpaceError, arch_from_json, make_space, register_space
 from search_spaces.base import (
     Architecture,
     ArchitectureError,
@@ -14,51 +22,6 @@ from search_spaces.base import (
     canonical_hash,
     to_json,
 )
-
-SPACES: dict[str, type[SearchSpace]] = {}
-
-
-class UnknownSpaceError(KeyError):
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
-def register_space(name: str):
-    """Class decorator: make a SearchSpace subclass available as `name`. Registering a name twice is an error."""
-
-    def register(cls: type[SearchSpace]) -> type[SearchSpace]:
-        if name in SPACES:
-            raise ValueError(f"search space {name!r} is already registered by {SPACES[name].__module__}")
-        cls.name = name
-        SPACES[name] = cls
-        return cls
-
-    return register
-
-
-def make_space(name: str, **options: Any) -> SearchSpace:
-    if name not in SPACES:
-        raise UnknownSpaceError(f"unknown search space {name!r}; choose one of {', '.join(sorted(SPACES))}")
-    return SPACES[name](**options)
-
-
-def arch_from_json(text_or_dict: str | dict[str, Any], **space_options: Any) -> Architecture:
-    """Read an architecture saved by `to_json`; its "space" key says which space validates it."""
-    try:
-        data = json.loads(text_or_dict) if isinstance(text_or_dict, str) else dict(text_or_dict)
-    except json.JSONDecodeError as e:
-        raise ArchitectureError(f"architecture is not valid JSON: {e}") from None
-    if not isinstance(data, dict) or "space" not in data:
-        raise ArchitectureError('architecture JSON must be an object with a "space" key')
-    try:
-        space = make_space(data["space"], **space_options)
-    except UnknownSpaceError as e:
-        raise ArchitectureError(str(e)) from None
-    return space.from_dict(data)
-
-
-# Built-in spaces register themselves on import.
-from search_spaces import nasnet, nb201  # noqa: F401
 
 __all__ = [
     "SPACES",

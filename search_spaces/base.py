@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -18,6 +18,8 @@ import numpy as np
 if TYPE_CHECKING:
     import networkx as nx
     from torch import nn
+
+    from search_spaces.code import ExportCode
 
 
 class ArchitectureError(ValueError):
@@ -43,7 +45,8 @@ def to_json(arch: Architecture) -> str:
 
 
 def canonical_hash(arch: Architecture) -> str:
-    """20 hex digits (80 bits) of SHA-256 over the canonical form: short to print, collision-free in practice."""
+    """20 hex digits (80 bits) of SHA-256 over the canonical form: short to print, collision-free in
+    practice."""
     text = f"{arch.space}:{arch.canonical_form()}"
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
@@ -53,17 +56,15 @@ class ModelConfig:
     """How big a network to build around the searched cells; passed whole to `SearchSpace.build`."""
 
     channels: int = 16  # C: channels of each op in the first stage; doubled at every reduction
-    cells_per_stage: int = (
-        2  # N: 3 stages of N cells; nasnet adds a reduction cell between stages (3N + 2 cells)
-    )
+    # N: 3 stages of N cells; nasnet adds a reduction cell between stages (3N + 2 cells)
+    cells_per_stage: int = 2
     num_classes: int = 10
     drop_path: float = 0.0  # largest probability of dropping a cell branch (Zoph et al. 2018); 0 turns it off
     auxiliary: bool = False  # auxiliary classifier at 2/3 depth (Szegedy et al. 2015), used in final training
     stem_multiplier: int = 3  # stem width = stem_multiplier * C, as in DARTS (Liu et al. 2019)
     image_size: int = 32  # input height = width in pixels (for FLOPs, exports and the stem below)
-    stem_stride: int = (
-        1  # the stem downsamples by this (1, 2, 4...) so larger images cost about what CIFAR's do
-    )
+    # the stem downsamples by this (1, 2, 4...) so larger images cost about what CIFAR's do
+    stem_stride: int = 1
 
     @property
     def stem_conv(self) -> tuple[int, int, int]:
@@ -71,6 +72,13 @@ class ModelConfig:
         stride s > 2, so every pixel is seen."""
         s = self.stem_stride
         return (3, s, 1) if s <= 2 else (s + 1, s, s // 2)
+
+    def stem_code(self, width: str) -> str:
+        """The stem's convolution as exported code, `width` naming its output channels."""
+        kernel, stride, padding = self.stem_conv
+        if stride == 1:
+            return f"nn.Conv2d(3, {width}, 3, padding=1, bias=False)"
+        return f"nn.Conv2d(3, {width}, {kernel}, stride={stride}, padding={padding}, bias=False)"
 
     def __post_init__(self) -> None:
         checks = {
@@ -124,7 +132,8 @@ class SearchSpace(abc.ABC):
 
     @abc.abstractmethod
     def validate(self, arch: Architecture) -> None:
-        """Raise ArchitectureError unless `arch` belongs to this space as configured (ops, number of blocks)."""
+        """Raise ArchitectureError unless `arch` belongs to this space as configured (ops, number of
+        blocks)."""
 
     @abc.abstractmethod
     def build(self, arch: Architecture, config: ModelConfig) -> nn.Module: ...
@@ -132,6 +141,29 @@ class SearchSpace(abc.ABC):
     @abc.abstractmethod
     def options(self) -> dict[str, Any]:
         """The keyword arguments that recreate this space (saved in run folders)."""
+
+    # -- what pictures and export need; class-level, so that neither builds a space (nor imports torch) --
+
+    diagram_note: ClassVar[str] = ""  # how to read this space's cell diagrams, printed under them
+    # This space's op names that the op registry (search_spaces/ops.py) spells differently, e.g. NB201's
+    # skip_connect is the registry's identity: pictures colour an op by its registry name.
+    registry_ops: ClassVar[Mapping[str, str]] = {}
+
+    @classmethod
+    def diagram_cells(cls, arch: Architecture) -> dict[str, nx.MultiDiGraph]:
+        """The graphs a cell diagram draws, by panel title: by default one panel of `arch.to_graph()`."""
+        return {f"{cls.name} cell": arch.to_graph()}
+
+    @classmethod
+    def export_code(cls, arch: Architecture, config: ModelConfig) -> ExportCode:
+        """The network as standalone PyTorch classes ending with `Network`, whose defaults are `config`'s
+        size; its modules mirror `build`'s in the same order, without training-only parts."""
+        raise NotImplementedError(f"search space {cls.name!r} cannot be exported: it has no export_code")
+
+    @classmethod
+    def export_key(cls, key: str) -> str:
+        """The name under which the code of `export_code` holds the engine's state_dict entry `key`."""
+        return key
 
     def check_decoding(self, choices: Sequence[int]) -> None:
         sizes = self.decisions()

@@ -52,7 +52,8 @@ ENAS = NasnetArch(
 )
 
 # Liu et al. 2019, "DARTS: Differentiable Architecture Search", fig. 4-5 (second-order DARTS, "DARTS-V2").
-# DARTS concatenates all four blocks, not only the unused ones. 3.3M parameters at C=36 with 20 cells (table 1).
+# DARTS concatenates all four blocks, not only the unused ones. 3.3M parameters at C=36 with 20 cells (table
+# 1).
 DARTS_V2 = NasnetArch(
     normal=cell(
         (("sep_conv_3x3", 0), ("sep_conv_3x3", 1)),

@@ -17,7 +17,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from strategies import register_strategy
+from strategies._registry import register_strategy
 from strategies.base import Strategy, StrategyError
 
 

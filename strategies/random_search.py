@@ -3,7 +3,7 @@ every tabular benchmark)."""
 
 from __future__ import annotations
 
-from strategies import register_strategy
+from strategies._registry import register_strategy
 from strategies.base import Strategy
 
 

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from strategies import register_strategy
+from strategies._registry import register_strategy
 from strategies.base import Strategy, StrategyError
 
 
@@ -46,13 +46,11 @@ class ReinforceConfig:
     learning_rate: float = 0.01  # Adam; NAS-Bench-201's REINFORCE baseline value
     batch_size: int = 10  # results per policy update; also architectures sampled per set of weights
     baseline_decay: float = 0.9  # EMA decay of the reward baseline b
-    entropy_weight: float = (
-        0.01  # bonus on the policy's mean per-step entropy; keeps it from collapsing early
-    )
+    # Bonus on the policy's mean per-step entropy; keeps it from collapsing early.
+    entropy_weight: float = 0.01
     init_range: float = 0.08  # weights start uniform in [-init_range, init_range] (Zoph & Le 2017, sec. 4)
-    tanh_constant: float = (
-        1.5  # logits bounded to c * tanh(logits / c) as in ENAS (Pham et al. 2018, c = 2.5); 0: off
-    )
+    # Logits bounded to c * tanh(logits / c) as in ENAS (Pham et al. 2018, c = 2.5); 0: off.
+    tanh_constant: float = 1.5
 
     def __post_init__(self) -> None:
         checks = {

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-# One thread per test process: torch's spinning worker threads make tiny ops slow when processes share 2 cores.
+# One thread per test process: torch's spinning worker threads make tiny ops slow when processes share 2
+# cores.
 torch.set_num_threads(1)
 
 

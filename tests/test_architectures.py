@@ -223,7 +223,8 @@ def test_nb201_hash_ignores_dead_edges_and_node_swap():
 def test_nb201_hash_distinguishes_non_isomorphic_cells():
     cells = [
         "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|none~0|none~1|skip_connect~2|",  # chain of two convs
-        "|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|none~0|skip_connect~1|skip_connect~2|",  # two convs in parallel
+        # two convs in parallel
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|none~0|skip_connect~1|skip_connect~2|",
         "|nor_conv_3x3~0|+|none~0|nor_conv_1x1~1|+|none~0|none~1|skip_connect~2|",  # another op
         "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|",  # plus a residual
     ]
@@ -232,7 +233,8 @@ def test_nb201_hash_distinguishes_non_isomorphic_cells():
 
 def test_nb201_hash_classes_are_unions_of_isomorphic_cells():
     # Over all 15,625 cells, cells that differ only in dead edges or the 1<->2 swap share a hash, so there
-    # are fewer classes than cells; NB201's own string scheme, which also treats skip as transparent, has 6,466.
+    # are fewer classes than cells; NB201's own string scheme, which also treats skip as transparent, has
+    # 6,466.
     classes = {h(Nb201Arch(ops)) for ops in itertools.product(NB201_OPS, repeat=6)}
     assert 6466 < len(classes) < 15625
 

@@ -4,13 +4,15 @@ from nas.train import augment
 
 
 def numbered(n: int, size: int = 8) -> torch.Tensor:
-    """n copies of a 1-channel image whose pixels are 1..size² (all distinct, none equal to the zero padding)."""
+    """n copies of a 1-channel image whose pixels are 1..size² (all distinct, none equal to the zero
+    padding)."""
     img = torch.arange(1, size * size + 1, dtype=torch.uint8).view(1, 1, size, size)
     return img.repeat(n, 1, 1, 1)
 
 
 def shift_of(out: torch.Tensor, img: torch.Tensor) -> tuple[int, int]:
-    """The (dy, dx) with out[y, x] == img[y + dy, x + dx] wherever that lies inside img, found from one pixel."""
+    """The (dy, dx) with out[y, x] == img[y + dy, x + dx] wherever that lies inside img, found from one
+    pixel."""
     size = img.shape[-1]
     ys, xs = torch.nonzero(out[0] > 0, as_tuple=True)
     v = int(out[0, ys[0], xs[0]]) - 1

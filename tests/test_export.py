@@ -18,6 +18,7 @@ import search_spaces as S
 from nas.atomic import write_json
 from nas.cli import main
 from nas.errors import UserError
+from nas.export.codegen import class_source
 from nas.export.folder import _move_into_place, export, import_model_file, resolve_source
 from nas.search.run_folder import RunFolder, write_trials
 from nas.train.checkpoint import Checkpoint, save_checkpoint
@@ -252,6 +253,21 @@ def test_every_registered_op_exports(tmp_path):
     x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         torch.testing.assert_close(model(x), engine(x), rtol=0, atol=ATOL)
+
+
+def test_every_registered_op_copies_clean_engine_classes(tmp_path):
+    """Export copies engine classes by their source: whatever an op or a space names must pass the generated
+    code's lint (ruff's defaults: 88 columns) and every class it needs must come with it."""
+    classes = {cls for op in OPS.values() for stride in (1, 2) for cls in op.code(stride).classes}
+    for name, cls in S.SPACES.items():
+        arch = S.make_space(name).sample(np.random.default_rng(0))
+        classes |= cls.export_code(arch, TINY).classes
+    path = tmp_path / "classes.py"
+    path.write_text(f"import torch\nfrom torch import nn\n\n\n{class_source(classes)}".rstrip("\n") + "\n")
+    assert_ruff_clean(path)
+    assert {"SepConv", "DilConv", "Zero", "FactorizedReduce", "ResidualReduction"} <= set(
+        _classes_and_imports(path.read_text())[0]
+    )
 
 
 def test_import_nas_does_not_import_torch():

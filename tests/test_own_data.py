@@ -51,7 +51,7 @@ def arch_file(tmp_path):
     return path
 
 
-# ---- reading -------------------------------------------------------------------------------------------------
+# ---- reading -----------------------------------------------------------------------------------------------
 
 
 def test_image_folder_with_mixed_sizes_grayscale_and_rgba_becomes_one_rgb_size(tmp_path):
@@ -107,7 +107,7 @@ def test_parquet_with_three_named_labels_from_hugging_face_metadata(tmp_path):
     features = {"img": {"_type": "Image"}, "label": {"names": names, "_type": "ClassLabel"}}
     for split, n in (("train", 12), ("test", 6)):
         blobs = []
-        for i in range(n):
+        for _ in range(n):
             buf = io.BytesIO()
             Image.fromarray(rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)).save(buf, "PNG")
             blobs.append(buf.getvalue())
@@ -161,7 +161,7 @@ def test_transparency_is_laid_over_white():
     assert (D.to_rgb_array(rgba, 10) == 255).all()
 
 
-# ---- bad data: one line, exit 2, nothing written ----------------------------------------------------------------
+# ---- bad data: one line, exit 2, nothing written -----------------------------------------------------------
 
 
 def _unreadable(root):
@@ -238,7 +238,7 @@ def test_data_that_does_not_fit_says_what_would(monkeypatch):
     check_fits(images, torch.device("cpu"))
 
 
-# ---- networks fitted to the data -----------------------------------------------------------------------------
+# ---- networks fitted to the data ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("space", sorted(S.SPACES))
@@ -276,7 +276,7 @@ def test_transfer_keeps_every_fitting_tensor_and_renews_the_classifier():
     assert torch.equal(new.stem[0].weight, old.stem[0].weight)
 
 
-# ---- the whole path ------------------------------------------------------------------------------------------
+# ---- the whole path ----------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")

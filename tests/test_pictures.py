@@ -16,7 +16,7 @@ from nas.atomic import write_json
 from nas.cli import app, main
 from nas.search.run_folder import RunFolder, write_trials
 from nas.viz.cell_diagram import CellPlan, layered_layout, route_edges
-from nas.viz.progress_plot import refresh_run_pictures
+from nas.viz.run_pictures import refresh_run_pictures
 from search_spaces.known_cells import DARTS_V2, NASNET_A
 from search_spaces.nasnet import Block, Cell
 

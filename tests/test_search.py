@@ -191,9 +191,9 @@ DRIVER = textwrap.dedent(
     if {resume!r}:
         run_search(resume={name!r}, results_dir={results!r}, evaluator=evaluator, quiet=True)
     else:
-        run_search(make_config(dict(name={name!r}, strategy={strategy!r}, space="nb201", trials=9, concurrency=3,
-                                    preset="smoke", cpus_per_trial=0.5, gpus_per_trial=0, seed=3)),
-                   results_dir={results!r}, evaluator=evaluator, quiet=True)
+        config = dict(name={name!r}, strategy={strategy!r}, space="nb201", trials=9, concurrency=3,
+                      preset="smoke", cpus_per_trial=0.5, gpus_per_trial=0, seed=3)
+        run_search(make_config(config), results_dir={results!r}, evaluator=evaluator, quiet=True)
     """
 )
 

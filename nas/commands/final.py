@@ -63,7 +63,8 @@ def final(
         ),
     ] = None,
 ) -> None:
-    """Train a run's best architecture (or --arch) on the whole training set; write final.json and final.pt."""
+    """Train a run's best architecture (or --arch) on the whole training set; write final.json and
+    final.pt."""
     from nas.train.final import resolve_preset, resolve_target, run_final
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -23,22 +23,6 @@ def _check_output(path: Path) -> Path:
     return path
 
 
-def _read_arch_file(path: Path):
-    import search_spaces
-
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(
-            f"cannot read architecture file {path} ({type(e).__name__}); pass a JSON file "
-            "written by search_spaces.to_json"
-        ) from None
-    try:
-        return search_spaces.arch_from_json(text)
-    except search_spaces.ArchitectureError as e:
-        raise UserError(f"{path} is not a readable architecture: {e}") from None
-
-
 def show(
     target: Annotated[
         str, typer.Argument(metavar="ARCH.json|RUN", help="An architecture JSON file, or a run.")
@@ -50,9 +34,10 @@ def show(
     output: Output = None,
 ) -> None:
     """Draw the cells of an architecture, or of a run's best (or --rank K) candidate."""
+    from nas.arch_file import read_arch_file
     from nas.search.run_folder import open_run
     from nas.viz.cell_diagram import save_cell_diagram
-    from nas.viz.progress_plot import candidate_arch, candidate_caption
+    from nas.viz.run_pictures import candidate_arch, candidate_caption
 
     given = Path(target)
     if given.is_file():
@@ -60,7 +45,7 @@ def show(
             raise UserError(
                 f"--rank picks a candidate of a run, but {target} is an architecture file; drop --rank"
             )
-        arch = _read_arch_file(given)
+        arch = read_arch_file(given)
         import search_spaces
 
         path = _check_output(output or given.with_suffix(".png"))

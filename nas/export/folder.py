@@ -2,7 +2,7 @@
 
 An export folder holds:
 
-    model.py              the network as readable PyTorch code that imports only torch (nas/codegen.py)
+    model.py              the network as readable PyTorch code that imports only torch (nas/export/codegen.py)
     weights.pt            its state_dict, a plain dict of tensors (`torch.load(..., weights_only=True)`)
     arch.json             the architecture as the engine reads it (`search_spaces.arch_from_json`)
     metadata.json         accuracy, size, FLOPs, where the weights came from, versions, arch hash
@@ -35,11 +35,12 @@ from torch import nn
 
 import search_spaces
 from nas import __version__
+from nas.arch_file import arch_from_data, read_arch_file
 from nas.errors import UserError
 from nas.export.codegen import generate_source, remap_state_dict
 from nas.train.checkpoint import load_checkpoint
 from nas.train.presets import PRESETS
-from search_spaces import Architecture, ArchitectureError, ModelConfig, canonical_hash
+from search_spaces import Architecture, ModelConfig, canonical_hash
 
 FORMATS = ("py", "torchscript", "onnx")
 IMAGE_SHAPE = (3, 32, 32)  # CIFAR-10's; a network trained on other data takes ModelConfig.image_size
@@ -83,10 +84,7 @@ def _read_arch(arch_arg: str, space_options: dict[str, Any]) -> Architecture:
             f"--arch {arch_arg}: no such file; pass an architecture JSON file (as in a run's arch.json) "
             f"or a known cell ({', '.join(sorted(KNOWN_CELLS))})"
         )
-    try:
-        return search_spaces.arch_from_json(path.read_text(), **space_options)
-    except (ArchitectureError, UnicodeDecodeError) as e:
-        raise UserError(f"--arch {arch_arg} is not a valid architecture: {e}") from None
+    return read_arch_file(path, space_options)
 
 
 def _final_test_accuracy(run: Any) -> float | None:
@@ -132,10 +130,7 @@ def resolve_source(
     elif run is not None:
         k = 1 if rank is None else rank
         row = run.candidate(k)
-        try:
-            chosen = search_spaces.arch_from_json(row["arch"], **space_options)
-        except ArchitectureError as e:
-            raise UserError(f"run {run.name}, rank {k}: stored architecture is invalid ({e})") from None
+        chosen = arch_from_data(row["arch"], f"run {run.name}'s rank {k} candidate", space_options)
         origin.update(rank=k, trial_id=row.get("trial_id"), val_accuracy=row.get("val_accuracy"))
 
     if weights is not None:
@@ -200,7 +195,8 @@ def _describe_misfit(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> s
     missing = [k for k in expected if k not in state_dict]
     unexpected = [k for k in state_dict if k not in expected]
     wrong = [
-        f"{k} is {list(getattr(state_dict[k], 'shape', [type(state_dict[k]).__name__]))}, needs {list(v.shape)}"
+        f"{k} is {list(getattr(state_dict[k], 'shape', [type(state_dict[k]).__name__]))}, "
+        f"needs {list(v.shape)}"
         for k, v in expected.items()
         if k in state_dict and (not isinstance(state_dict[k], torch.Tensor) or state_dict[k].shape != v.shape)
     ]
@@ -312,7 +308,8 @@ def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path) -> None:
 
 
 def _check_same(reference: torch.Tensor, exported: torch.Tensor, what: str) -> None:
-    # Exported modules run the same ops in the same order; a difference is a bug in the exporter, not bad input.
+    # Exported modules run the same ops in the same order; a difference is a bug in the exporter, not bad
+    # input.
     if not torch.allclose(reference, exported, rtol=0, atol=ATOL):
         gap = (reference - exported).abs().max().item()
         raise RuntimeError(f"export self-check failed: {what} differs from the engine's network by {gap:.3g}")

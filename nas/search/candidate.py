@@ -3,11 +3,23 @@ function that trains the candidate and reports each epoch."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 METRIC = "val_accuracy"  # what candidates are ranked by, in [0, 1]
+
+
+class CandidateStatus(enum.StrEnum):
+    """How a candidate's training ended; the `status` column of trials.parquet holds these values. A StrEnum,
+    so a member equals its plain string ("completed") and is written to Parquet and JSON as that string."""
+
+    COMPLETED = "completed"  # trained for its whole budget; ranked
+    FAILED = "failed"  # raised, diverged or lost its worker; the error column says why
+    STOPPED = "stopped"  # stopped early (by the scheduler or a time limit), with a partial val_curve
+
+
 EpochReport = Callable[[int, float], None]  # (epoch counted from 1, validation accuracy in [0, 1])
 
 
@@ -32,6 +44,7 @@ class CandidateRequest:
 
 class Evaluator(Protocol):
     def __call__(self, request: CandidateRequest, report: EpochReport) -> dict[str, Any]:
-        """Train and measure the candidate; return at least status ("completed" or "failed"), val_curve,
-        val_accuracy, params, flops, wall_s, images_per_s and error. Must not raise for a bad candidate."""
+        """Train and measure the candidate; return at least status (CandidateStatus: completed or failed),
+        val_curve, val_accuracy, params, flops, wall_s, images_per_s and error. Must not raise for a bad
+        candidate."""
         ...

@@ -153,7 +153,8 @@ def make_config(values: dict[str, Any]) -> SearchConfig:
 
 def with_dataset(config: SearchConfig) -> SearchConfig:
     """Read the data once (a missing or bad dataset is one clear error before anything is written; the decoded
-    cache this leaves makes every worker's load quick) and pin what it resolved to: the image size and a summary
+    cache this leaves makes every worker's load quick) and pin what it resolved to: the image size and a
+    summary
     of the dataset (classes, normalisation, why this size) that config.json records."""
     from nas.train.data import load_dataset, load_splits
 

@@ -22,7 +22,7 @@ from typing import Any
 import search_spaces
 import strategies
 from nas import atomic
-from nas.errors import UserError
+from nas.errors import UserError, one_line
 from nas.search.candidate import METRIC, Evaluator
 from nas.search.config import SearchConfig
 from nas.search.run_folder import DEFAULT_RESULTS_DIR, RunFolder, write_trials
@@ -52,8 +52,9 @@ class RunState:
 
 
 @dataclass
-class Progress:
-    """Counts the live display and the end-of-run summary read."""
+class SearchCounts:
+    """This search's tallies (done, running, failed, stopped early, best so far) and its clock: what the live
+    display and the end-of-run summary read."""
 
     total: int | None
     time_budget_s: float | None
@@ -250,13 +251,13 @@ def init_ray(address: str | None) -> None:
             ray.init(include_dashboard=False, log_to_driver=False)
     except (ConnectionError, ValueError, RuntimeError) as e:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
-        raise UserError(f"could not start or reach {where}: {' '.join(str(e).split())[:300]}") from None
+        raise UserError(f"could not start or reach {where}: {one_line(e)[:300]}") from None
 
 
 @dataclass
 class SearchOutcome:
     run: RunFolder
-    progress: Progress
+    progress: SearchCounts
     finished: bool  # the budget is spent and nothing is in flight
 
 
@@ -311,7 +312,7 @@ def run_search(
     recorder = Recorder(run, strategy, state, rows)
     recorder.save()
 
-    progress = Progress(
+    progress = SearchCounts(
         total=config.trials, time_budget_s=config.time_budget_s, elapsed_before=state.elapsed_s
     )
     for row in rows:
@@ -324,14 +325,14 @@ def run_search(
     from ray import tune
 
     from nas.search import tune_glue
-    from nas.search.live_display import ProgressDisplay
+    from nas.search.live_display import LiveDisplay
 
     scheduler = (
         tune_glue.EarlyStopping(PRESETS[config.preset].train.epochs) if config.scheduler == "asha" else None
     )
     if scheduler is not None:
         scheduler.prime([row["val_curve"] for row in rows if row["val_curve"]])
-    display = ProgressDisplay(progress, config, quiet=quiet)
+    display = LiveDisplay(progress, config, quiet=quiet)
     listeners = [display.on_result] + ([on_result] if on_result else [])
 
     def record(proposal, result, status) -> None:
@@ -400,7 +401,7 @@ def run_search(
 
 def refresh_pictures(run: RunFolder) -> None:
     """Pictures are a convenience: a failure to draw is reported, never a failure of the finished search."""
-    from nas.viz.progress_plot import refresh_run_pictures
+    from nas.viz.run_pictures import refresh_run_pictures
 
     try:
         refresh_run_pictures(run)

@@ -17,7 +17,10 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-class ProgressDisplay:
+class LiveDisplay:
+    """The terminal view of a running search, redrawn from its SearchCounts: a rich live panel on stderr, or
+    one plain line per finished candidate when `quiet`."""
+
     def __init__(self, progress, config, quiet: bool = False):
         self.progress, self.config, self.quiet = progress, config, quiet
         self.console = Console(stderr=True)
@@ -67,7 +70,7 @@ class ProgressDisplay:
                 flush=True,
             )
 
-    def __enter__(self) -> ProgressDisplay:
+    def __enter__(self) -> LiveDisplay:
         if not self.quiet:
             self.live = Live(self, console=self.console, refresh_per_second=2, transient=False)
             self.live.__enter__()

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from nas.atomic import atomic_path
 from nas.errors import UserError
+from nas.search.candidate import METRIC, CandidateStatus
 
 DEFAULT_RESULTS_DIR = Path("results")
 
@@ -38,12 +39,21 @@ TRIALS_SCHEMA = pa.schema(
         ("flops", pa.int64()),
         ("wall_s", pa.float64()),  # training wall time of this candidate, seconds
         ("images_per_s", pa.float64()),  # training throughput of this candidate
-        ("status", pa.string()),  # completed | failed | stopped (early-stopped by the scheduler)
+        ("status", pa.string()),  # a CandidateStatus: completed | failed | stopped (early-stopped)
         ("error", pa.string()),  # one line; null unless failed
         ("finished_at", pa.float64()),  # unix time the result arrived; orders the run's progress
     ]
 )
-STATUSES = ("completed", "failed", "stopped")
+
+
+def is_ranked(trial: dict[str, Any]) -> bool:
+    """Whether a trials row takes part in the run's ranking: completed, with a validation accuracy."""
+    return trial["status"] == CandidateStatus.COMPLETED and trial.get(METRIC) is not None
+
+
+def rank_key(trial: dict[str, Any]) -> tuple[float, int]:
+    """The ranking rule of a run: best validation accuracy first; ties go to the earlier proposal."""
+    return (-trial[METRIC], trial.get("proposal") or 0)
 
 
 def write_trials(path: str | os.PathLike, rows: list[dict[str, Any]]) -> None:
@@ -113,9 +123,8 @@ class RunFolder:
         return read_trials(self.trials_path)
 
     def ranked(self) -> list[dict[str, Any]]:
-        """Completed candidates, best validation accuracy first (ties: earlier proposal first)."""
-        done = [t for t in self.trials() if t["status"] == "completed" and t["val_accuracy"] is not None]
-        return sorted(done, key=lambda t: (-t["val_accuracy"], t["proposal"]))
+        """Completed candidates, best first by `rank_key`."""
+        return sorted(filter(is_ranked, self.trials()), key=rank_key)
 
     def candidate(self, rank: int = 1) -> dict[str, Any]:
         """The rank-th best completed candidate (1 = best)."""

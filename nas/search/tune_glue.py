@@ -14,13 +14,14 @@ from ray.tune.search import Searcher
 
 import search_spaces
 import strategies
-from nas.search.candidate import METRIC, CandidateRequest, Evaluator
+from nas.errors import one_line
+from nas.search.candidate import METRIC, CandidateRequest, CandidateStatus, Evaluator
 from nas.train.presets import PRESETS
 
 
-def one_line(error: BaseException | str) -> str:
-    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-    return " ".join(str(text).split())[:500]
+def _error_text(error: BaseException) -> str:
+    """An exception as the trials file's one-line error: its type, its message, at most 500 characters."""
+    return one_line(f"{type(error).__name__}: {error}")[:500]
 
 
 def candidate_trainable(config: dict[str, Any], evaluator: Evaluator) -> None:
@@ -35,9 +36,9 @@ def candidate_trainable(config: dict[str, Any], evaluator: Evaluator) -> None:
     except (
         Exception
     ) as e:  # the evaluator should not raise; if it does, the candidate fails, the search goes on
-        result = {"status": "failed", "error": one_line(e)}
-    status = result.get("status", "failed")
-    accuracy = result.get(METRIC) if status == "completed" else None
+        result = {"status": CandidateStatus.FAILED, "error": _error_text(e)}
+    status = result.get("status", CandidateStatus.FAILED)
+    accuracy = result.get(METRIC) if status == CandidateStatus.COMPLETED else None
     # Tune wants the metric in every report; "has_accuracy" tells a real 0.0 from a failure's placeholder.
     tune.report(
         {**result, METRIC: float(accuracy or 0.0), "has_accuracy": accuracy is not None, "final": True}
@@ -45,8 +46,8 @@ def candidate_trainable(config: dict[str, Any], evaluator: Evaluator) -> None:
 
 
 class EarlyStopping(ASHAScheduler):
-    """ASHA (Li et al. 2020) on per-epoch validation accuracy that remembers which trials it stopped, and can be
-    primed with earlier candidates' curves so a resumed run prunes against the same history (Tune does not
+    """ASHA (Li et al. 2020) on per-epoch validation accuracy that remembers which trials it stopped, and can
+    be primed with earlier candidates' curves so a resumed run prunes against the same history (Tune does not
     restore ASHA's rungs: ray-project/ray#30838)."""
 
     def __init__(self, epochs: int) -> None:
@@ -70,6 +71,8 @@ class EarlyStopping(ASHAScheduler):
         return action
 
     def prime(self, curves: list[list[float]]) -> None:
+        # Ray's private API, checked by tests/test_ray_private_api.py against the pinned Ray (pyproject.toml):
+        # AsyncHyperBandScheduler._brackets, _Bracket.on_result(trial, cur_iter, cur_rew) and _metric_op.
         bracket = self._brackets[0]
         for n, curve in enumerate(curves):
             earlier = _EarlierTrial(f"earlier-{n}")
@@ -158,9 +161,9 @@ class StrategySearcher(Searcher):
             # The report that made ASHA stop the trial reaches only this call, not on_trial_result.
             if result and result.get("epoch", 0) > len(curve):
                 curve.append(float(result[METRIC]))
-            self.record(proposal, {"val_curve": curve}, "stopped")
+            self.record(proposal, {"val_curve": curve}, CandidateStatus.STOPPED)
         elif error:
-            self.record(proposal, None, "failed")
+            self.record(proposal, None, CandidateStatus.FAILED)
         # otherwise interrupted (Ctrl-C): the proposal stays pending and is trained again on resume
 
     def save(self, checkpoint_path: str) -> None:

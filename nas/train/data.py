@@ -835,7 +835,7 @@ def _read_torchvision(name: str, image_size: int | None) -> Dataset:
         parts = [split(True, False), split(False, False)]
     except Exception:  # not downloaded yet (torchvision raises RuntimeError, or FileNotFoundError for SVHN)
         _probe(spec.host, f"{name} is not in {root}")
-        with _socket_timeout(60.0):
+        with _SocketTimeout(60.0):
             try:
                 parts = [split(True, True), split(False, True)]
             except Exception as e:
@@ -869,7 +869,7 @@ def _read_torchvision(name: str, image_size: int | None) -> Dataset:
     )
 
 
-class _socket_timeout:
+class _SocketTimeout:
     def __init__(self, seconds: float):
         self.seconds = seconds
 
@@ -898,7 +898,7 @@ def _download_cifar10(root: Path) -> Path:
     _probe(TORCHVISION["cifar10"].host, f"CIFAR-10 is not in {folder}")
     from torchvision.datasets import CIFAR10
 
-    with _socket_timeout(60.0):
+    with _SocketTimeout(60.0):
         try:
             CIFAR10(str(root), train=True, download=True)
         except Exception as e:

@@ -8,7 +8,6 @@ class count differs (and so is the stem's convolution when a new image size need
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import sys
@@ -21,14 +20,17 @@ import numpy as np
 import torch
 
 import search_spaces
+from nas.arch_file import arch_from_data, read_arch_json
 from nas.atomic import write_json
 from nas.errors import UserError
+from nas.search.candidate import CandidateStatus
 from nas.search.run_folder import DEFAULT_RESULTS_DIR, RunFolder, open_run
 from nas.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from nas.train.data import load_splits, stratified_sample
+from nas.train.device import resolve_device
 from nas.train.presets import PRESETS, Preset
 from nas.train.trainer import evaluate, train_candidate
-from search_spaces import Architecture, ArchitectureError, ModelConfig, canonical_hash
+from search_spaces import Architecture, ModelConfig, canonical_hash
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,8 @@ class InitSource:
 
 
 def load_init(path: str | os.PathLike) -> InitSource:
-    """The weights of a checkpoint file (final.pt) or of an export folder (weights.pt, arch.json, metadata.json)."""
+    """The weights of a checkpoint file (final.pt) or of an export folder (weights.pt, arch.json,
+    metadata.json)."""
     path = Path(path)
     if path.is_dir():
         from nas.export.folder import read_export
@@ -110,16 +113,16 @@ def resolve_target(
         arch = init.arch
         space_options = init.space_options
     elif arch_file is not None:
-        text = _read_arch_file(Path(arch_file))
+        text = read_arch_json(arch_file)
         if space_name is not None and text.get("space") != space_name:
             raise UserError(
                 f"{arch_file} is a {text.get('space')!r} architecture but run {folder.name} searched "
                 f"{space_name!r}; pass an architecture of that space or leave out RUN"
             )
-        arch = _arch(text, space_options, str(arch_file))
+        arch = arch_from_data(text, str(arch_file), space_options)
     else:
         row = folder.candidate(1)
-        arch = _arch(json.loads(row["arch"]), space_options, f"run {folder.name}'s best candidate")
+        arch = arch_from_data(row["arch"], f"run {folder.name}'s best candidate", space_options)
     if init is not None:
         if canonical_hash(init.arch) != canonical_hash(arch):
             raise UserError(
@@ -156,7 +159,7 @@ def run_final(
         if epochs < 1:
             raise UserError(f"--epochs {epochs} must be at least 1")
         preset = replace(preset, train=replace(preset.train, epochs=epochs))
-    dev = resolve_device_option(device)
+    dev = resolve_device(device)
     space = search_spaces.make_space(target.arch.space, **target.space_options)
     data = load_splits(
         data_path,
@@ -189,7 +192,7 @@ def run_final(
 
     start = time.perf_counter()
     result = train_candidate(build_first, preset, data, device=dev, seed=seed)
-    if result.status != "completed":
+    if result.status != CandidateStatus.COMPLETED:
         raise UserError(f"final training failed: {result.error}; nothing was written")
     if target.init is not None and kept_fresh:
         kept, fresh = kept_fresh[0]
@@ -281,39 +284,6 @@ def resolve_preset(preset: str | Preset) -> Preset:
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     return PRESETS[preset]
-
-
-def resolve_device_option(device: str | None) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise UserError(f"--device {device!r} is not a device; use cuda, cuda:N or cpu") from None
-    if dev.type not in ("cuda", "cpu"):
-        raise UserError(f"--device {device!r} is not supported; use cuda, cuda:N or cpu")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda was asked for but torch sees no CUDA GPU; use --device cpu")
-    return dev
-
-
-def _read_arch_file(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UserError(f"no architecture file {path}; save one with search_spaces.to_json") from None
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{path} is not an architecture JSON file ({e})") from None
-    if not isinstance(data, dict) or "space" not in data:
-        raise UserError(f'{path} is not an architecture: expected a JSON object with a "space" key')
-    return data
-
-
-def _arch(data: dict[str, Any], space_options: dict[str, Any], where: str) -> Architecture:
-    try:
-        return search_spaces.arch_from_json(data, **space_options)
-    except (ArchitectureError, TypeError) as e:
-        raise UserError(f"{where} is not a valid architecture: {e}") from None
 
 
 __all__ = [

@@ -1,14 +1,16 @@
 """Named training presets: one typed config (model size + training recipe) passed whole.
 
-- `smoke`: a 4-channel, 5-cell network for one epoch on 1,024 images, so a whole search or final run finishes on
-  a 2-core CPU in about a minute (demos, tests, CI). Its accuracies mean nothing.
-- `proxy`: search-time training. Candidates are ranked, not finished, so the network is the DARTS search-size one
-  (C=16, 8 cells: ~0.25M parameters for DARTS-V2) and training is 10 epochs. A plain eager loop on one H100 took
-  DARTS-V2 there to 86% validation accuracy (shared/datasets/cifar10/README.md), enough to separate good cells from
-  bad ones; batch 512 is where that machine's eager throughput levelled off (shared/device/README.md).
-- `final`: the winner at DARTS's evaluation size (C=36, 20 cells: 3.35M parameters for DARTS-V2) with the DARTS
-  evaluation regularisers: cutout 16, drop-path 0.2 rising linearly, auxiliary head weighted 0.4. DARTS trains
-  600 epochs; 60 here keeps a final run near a quarter hour at the measured ~16 s/epoch (CUDA graph, batch 256).
+- `smoke`: a 4-channel, 5-cell network for one epoch on 1,024 images, so a whole search or final run finishes
+  on a 2-core CPU in about a minute (demos, tests, CI). Its accuracies mean nothing.
+- `proxy`: search-time training. Candidates are ranked, not finished, so the network is the DARTS search-size
+  one (C=16, 8 cells: ~0.25M parameters for DARTS-V2) and training is 10 epochs. A plain eager loop on one
+  H100 took DARTS-V2 there to 86% validation accuracy (shared/datasets/cifar10/README.md), enough to separate
+  good cells from bad ones; batch 512 is where that machine's eager throughput levelled off
+  (shared/device/README.md).
+- `final`: the winner at DARTS's evaluation size (C=36, 20 cells: 3.35M parameters for DARTS-V2) with the
+  DARTS evaluation regularisers: cutout 16, drop-path 0.2 rising linearly, auxiliary head weighted 0.4. DARTS
+  trains 600 epochs; 60 here keeps a final run near a quarter hour at the measured ~16 s/epoch (CUDA graph,
+  batch 256).
 
 None of these values has been tuned on the GPU yet: they are reasoned starting points (see README, Training).
 """
@@ -25,10 +27,10 @@ from search_spaces import ModelConfig
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int
-    batch_size: (
-        int  # images per step; the last partial batch of an epoch is dropped so step shapes stay static
-    )
-    lr: float  # peak SGD learning rate per 256 images, scaled linearly with the batch size (Goyal et al. 2017)
+    # Images per step; the last partial batch of an epoch is dropped so step shapes stay static.
+    batch_size: int
+    # Peak SGD learning rate per 256 images, scaled linearly with the batch size (Goyal et al. 2017).
+    lr: float
     momentum: float = 0.9  # Nesterov momentum
     weight_decay: float = 5e-4  # on conv and linear weights only; BN parameters and biases are not decayed
     label_smoothing: float = 0.1
@@ -38,13 +40,11 @@ class TrainConfig:
     auxiliary_weight: float = 0.4  # loss weight of the auxiliary head when the model has one (DARTS: 0.4)
     train_subset: int | None = None  # train on only this many images (smoke runs); None = the whole split
     val_subset: int | None = None  # validate on only this many images; None = the whole validation split
-    test_subset: int | None = (
-        None  # final evaluation on only this many test images (smoke); None = all 10,000
-    )
+    # Final evaluation on only this many test images (smoke); None = all 10,000.
+    test_subset: int | None = None
     eval_batch_size: int = 1024  # evaluation needs no activations kept for backward, so it can be large
-    cuda_graph: bool = (
-        True  # capture the training step in a CUDA graph on GPUs (falls back to eager if it fails)
-    )
+    # Capture the training step in a CUDA graph on GPUs (falls back to eager if it fails).
+    cuda_graph: bool = True
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size"):

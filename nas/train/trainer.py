@@ -26,15 +26,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from nas.errors import UserError
 from nas.train import augment
 from nas.train.data import Splits
+from nas.train.device import describe_device, resolve_device
 from nas.train.presets import Preset, TrainConfig
 from search_spaces.ops import set_drop_path_rate
 from search_spaces.stats import model_stats
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("completed", "failed", "stopped")
 WARMUP_STEPS_BEFORE_CAPTURE = 3  # eager steps on a side stream first: cuDNN autotuning and lazy allocations
 # must happen before capture, and every op must have run once outside it
 
@@ -103,7 +104,7 @@ def train_candidate(
     start = time.perf_counter()
     try:
         dev = resolve_device(device)
-    except (TrainingFailed, RuntimeError) as e:
+    except UserError as e:
         return CandidateResult(
             "failed",
             (),
@@ -177,21 +178,6 @@ def evaluate(
         model.to(memory_format=torch.channels_last)
     x, y = _to_device(images, labels, dev)
     return _evaluate(model, x, y, batch_size=batch_size, tta=tta, mean=mean, std=std)
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise TrainingFailed(f"device {dev} was asked for but torch sees no CUDA GPU; use --device cpu")
-    return dev
-
-
-def describe_device(dev: torch.device) -> str:
-    if dev.type == "cuda":
-        return f"{dev} ({torch.cuda.get_device_name(dev)})"
-    return str(dev)
 
 
 def lr_at(step: int, total_steps: int, warmup_steps: int, peak: float) -> float:

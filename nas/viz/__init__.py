@@ -1,3 +1,8 @@
 """Pictures: cell diagrams and search-progress plots. The only package that imports matplotlib.
 
-May import matplotlib, networkx, numpy, `search_spaces` and the run folder; never torch at import time, never Ray."""
+`figures` sets matplotlib up (the one place that picks the backend and imports pyplot) and saves figures;
+`cell_diagram` draws an architecture's cells, `progress_plot` a search's progress and benchmark curves, and
+`run_pictures` keeps a run folder's progress.png and best_cell.png current (called by the search driver).
+
+May import matplotlib, networkx, numpy, `search_spaces` and the run folder; never torch at import time, never
+Ray."""

@@ -1,7 +1,8 @@
 """Cell diagrams: an architecture's cells drawn left to right with matplotlib, no Graphviz needed.
 
-Works from `to_graph()` alone (nodes with a `kind` of input/block/node/output and edges with an `op`), so a new
-space gets pictures without code here. Edges are colour- and dash-coded by op with one legend instead of text on
+Works from the graphs a space's `diagram_cells` gives (by default its `to_graph()`: nodes with a `kind` of
+input/block/node/output and edges with an `op`), its `diagram_note` and its `registry_ops`, so a new space
+gets pictures without code here. Edges are colour- and dash-coded by op with one legend instead of text on
 each edge: text labels on a 5-block cell collide however they are nudged, a legend never does.
 """
 
@@ -9,15 +10,17 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Hashable, Iterable
-from dataclasses import dataclass
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import networkx as nx
 import numpy as np
 
-from nas.viz.progress_plot import plt, save_figure
+import search_spaces
+from nas.viz.figures import plt, save_figure
 
 X_GAP = 2.0  # data units between layers; room for curved edges to pass between nodes
 Y_GAP = 1.3  # data units between nodes of one layer
@@ -33,7 +36,8 @@ NODE_STYLE = {
     "block": {"facecolor": "#fff4cc", "edgecolor": "#a08020"},
 }
 
-# Fixed colours so an op looks the same in every picture; NB201's names map onto the same registry ops.
+# Fixed colours so an op looks the same in every picture; a space's own op names (NB201's skip_connect) take
+# the colour of the registry op they stand for (SearchSpace.registry_ops).
 OP_COLOURS = {
     "identity": "#2ca02c",
     "sep_conv_3x3": "#1f77b4",
@@ -52,19 +56,14 @@ NONE_COLOUR = "#b0b0b0"
 DEAD_ALPHA = 0.3
 
 
-def _registry_name(op: str) -> str:
-    from search_spaces.nb201 import REGISTRY_OP
-
-    return REGISTRY_OP.get(op, op)
-
-
-def op_style(op: str) -> dict[str, Any]:
-    """Colour, dash and width for an edge; dashes repeat the colour's message for grey-scale prints."""
+def op_style(op: str, registry_ops: Mapping[str, str] = MappingProxyType({})) -> dict[str, Any]:
+    """Colour, dash and width for an edge; dashes repeat the colour's message for grey-scale prints.
+    `registry_ops` maps a space's own op names to the registry's."""
     if op == "concat":
         return {"color": CONCAT_COLOUR, "linestyle": "solid", "linewidth": 1.2}
     if op == "none":
         return {"color": NONE_COLOUR, "linestyle": (0, (1, 2)), "linewidth": 1.3}
-    name = _registry_name(op)
+    name = registry_ops.get(op, op)
     colour = OP_COLOURS.get(name)
     if colour is None:
         # An op added to the registry after this table: a stable colour from its name, not from draw order.
@@ -84,9 +83,9 @@ def op_style(op: str) -> dict[str, Any]:
 def layered_layout(
     g: nx.DiGraph | nx.MultiDiGraph, x_gap: float = X_GAP, y_gap: float = Y_GAP
 ) -> dict[Hashable, tuple[float, float]]:
-    """Left-to-right positions: a node's layer is its longest path from a node with no inputs, output nodes take
-    a layer of their own at the right, and nodes of a layer are ordered to cut crossings (barycenter sweeps).
-    Every node's x is strictly greater than all of its predecessors' x."""
+    """Left-to-right positions: a node's layer is its longest path from a node with no inputs, output nodes
+    take a layer of their own at the right, and nodes of a layer are ordered to cut crossings (barycenter
+    sweeps). Every node's x is strictly greater than all of its predecessors' x."""
     if not nx.is_directed_acyclic_graph(g):
         raise ValueError("a cell diagram needs an acyclic graph")
     layer: dict[Hashable, int] = {}
@@ -248,9 +247,10 @@ class CellPlan:
     rads: dict[tuple, float]
     xlim: tuple[float, float]
     ylim: tuple[float, float]
+    registry_ops: Mapping[str, str] = field(default_factory=dict)  # the space's op names -> the registry's
 
     @classmethod
-    def of(cls, g: nx.MultiDiGraph) -> CellPlan:
+    def of(cls, g: nx.MultiDiGraph, registry_ops: Mapping[str, str] = MappingProxyType({})) -> CellPlan:
         pos = layered_layout(g)
         rads = route_edges(g, pos)
         pts = [np.asarray(p, float) for p in pos.values()]
@@ -271,12 +271,13 @@ class CellPlan:
             rads,
             (pts[:, 0].min() - margin_x, pts[:, 0].max() + margin_x),
             (pts[:, 1].min() - margin_y, pts[:, 1].max() + margin_y),
+            registry_ops,
         )
 
 
 def draw_cell(ax, plan: CellPlan, title: str = "", xlim: tuple[float, float] | None = None) -> set[str]:
-    """Draw one planned cell on `ax`; returns the ops it drew (for the legend). Give panels that should share a
-    scale the same `xlim`."""
+    """Draw one planned cell on `ax`; returns the ops it drew (for the legend). Give panels that should share
+    a scale the same `xlim`."""
     from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
     g, pos = plan.graph, plan.pos
@@ -308,7 +309,7 @@ def draw_cell(ax, plan: CellPlan, title: str = "", xlim: tuple[float, float] | N
     ops = set()
     for u, v, key, op in g.edges(keys=True, data="op"):
         ops.add(op)
-        style = op_style(op)
+        style = op_style(op, plan.registry_ops)
         path = _edge_path(
             pos[u],
             pos[v],
@@ -340,37 +341,24 @@ def draw_cell(ax, plan: CellPlan, title: str = "", xlim: tuple[float, float] | N
     return ops
 
 
-# How to read a space's nodes; spaces not named here get no note.
-SPACE_NOTES = {
-    "nasnet": "Each block adds the results of its two incoming ops; the cell output c_k concatenates the blocks "
-    "joined to it in grey.",
-    "nb201": "Node 0 is the cell input and node 3 its output; each node sums its incoming edges.",
-}
-
-
-def _cells(arch) -> dict[str, nx.MultiDiGraph]:
-    cells = getattr(arch, "cells", None)
-    if callable(cells):
-        return {f"{name} cell": cell.to_graph() for name, cell in cells().items()}
-    return {f"{arch.space} cell": arch.to_graph()}
-
-
-def _legend_order(ops: set[str]) -> list[str]:
+def _legend_order(ops: set[str], registry_ops: Mapping[str, str]) -> list[str]:
     known = list(OP_COLOURS)
     rank = {name: i for i, name in enumerate(known)}
     named = sorted(
         (op for op in ops if op not in ("concat", "none")),
-        key=lambda op: (rank.get(_registry_name(op), len(known)), op),
+        key=lambda op: (rank.get(registry_ops.get(op, op), len(known)), op),
     )
     return named + [op for op in ("concat", "none") if op in ops]
 
 
 def cell_figure(arch, title: str = "", caption: str = ""):
-    """A figure of all of `arch`'s cells, stacked at one scale, with one op legend and the notes below them."""
+    """A figure of all of `arch`'s cells, stacked at one scale, with one op legend and the notes below
+    them."""
     from matplotlib.lines import Line2D
 
-    graphs = _cells(arch)
-    plans = {name: CellPlan.of(g) for name, g in graphs.items()}
+    space = search_spaces.SPACES[arch.space]
+    graphs = space.diagram_cells(arch)
+    plans = {name: CellPlan.of(g, space.registry_ops) for name, g in graphs.items()}
     xlim = (min(p.xlim[0] for p in plans.values()), max(p.xlim[1] for p in plans.values()))
 
     ops: set[str] = set()
@@ -379,8 +367,8 @@ def cell_figure(arch, title: str = "", caption: str = ""):
         real = [(u, v, k) for u, v, k, op in g.edges(keys=True, data="op") if op != "none"]
         dead |= len(_live_edges(g)) < len(real)
         ops |= {op for *_, op in g.edges(data="op")}
-    order = _legend_order(ops)
-    notes = [n for n in (SPACE_NOTES.get(arch.space), caption) if n] + (
+    order = _legend_order(ops, space.registry_ops)
+    notes = [n for n in (space.diagram_note, caption) if n] + (
         ["Faded edges lie on no path from the cell input to the output."] if dead else []
     )
 
@@ -404,7 +392,7 @@ def cell_figure(arch, title: str = "", caption: str = ""):
         draw_cell(ax, plan, title=name if len(plans) > 1 else "", xlim=xlim)
     labels = {"concat": "concat into the cell output", "none": "none (no connection; computes nothing)"}
     fig.legend(
-        [Line2D([], [], **op_style(op)) for op in order],
+        [Line2D([], [], **op_style(op, space.registry_ops)) for op in order],
         [labels.get(op, op) for op in order],
         loc="upper center",
         bbox_to_anchor=(0.5, top / height),

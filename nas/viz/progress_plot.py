@@ -8,23 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
-from nas.atomic import atomic_path
 from nas.errors import UserError
-from nas.search.run_folder import RunFolder
-
-
-def save_figure(fig, path: str | os.PathLike) -> None:
-    """Write PNG or SVG by the file's suffix, atomically."""
-    suffix = os.fspath(path).rsplit(".", 1)[-1].lower()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=suffix, dpi=150, bbox_inches="tight")
-    plt.close(fig)
+from nas.search.candidate import METRIC, CandidateStatus
+from nas.search.run_folder import RunFolder, is_ranked, rank_key
+from nas.viz.figures import plt, save_figure
 
 
 def plot_curves(
@@ -56,7 +45,7 @@ def plot_curves(
 
 
 @dataclass(frozen=True)
-class RunProgress:
+class PlottedRun:
     """One run's candidates, split the way the progress plot shows them."""
 
     label: str
@@ -66,7 +55,7 @@ class RunProgress:
     start: float  # unix time of the run's first result, any status
 
     @classmethod
-    def of(cls, run: RunFolder) -> RunProgress:
+    def of(cls, run: RunFolder) -> PlottedRun:
         trials = sorted(
             run.trials(),
             key=lambda t: (t.get("finished_at") is None, t.get("finished_at") or 0.0, t.get("proposal") or 0),
@@ -79,9 +68,11 @@ class RunProgress:
         times = [t["finished_at"] for t in trials if t.get("finished_at") is not None]
         return cls(
             label=f"{config.get('name') or run.name} ({strategy})",
-            completed=[t for t in trials if t["status"] == "completed" and t.get("val_accuracy") is not None],
-            stopped=[t for t in trials if t["status"] == "stopped" and t.get("val_accuracy") is not None],
-            failed=sum(t["status"] == "failed" for t in trials),
+            completed=[t for t in trials if is_ranked(t)],
+            stopped=[
+                t for t in trials if t["status"] == CandidateStatus.STOPPED and t.get(METRIC) is not None
+            ],
+            failed=sum(t["status"] == CandidateStatus.FAILED for t in trials),
             start=min(times, default=0.0),
         )
 
@@ -92,18 +83,17 @@ class RunProgress:
         return np.array([((t.get("finished_at") or self.start) - self.start) / 60 for t in self.completed])
 
     def winner(self) -> dict[str, Any]:
-        # Same ordering as RunFolder.ranked: ties go to the earlier proposal.
-        return min(self.completed, key=lambda t: (-t["val_accuracy"], t.get("proposal") or 0))
+        return min(self.completed, key=rank_key)
 
 
 def plot_progress(runs: Sequence[RunFolder], path: str | os.PathLike, title: str = "") -> Path:
-    """Best validation accuracy so far against completed candidates and against wall time, one line per run, and
-    every candidate's accuracy against its size with each run's winner starred. Raises UserError when no run has
-    a completed candidate."""
+    """Best validation accuracy so far against completed candidates and against wall time, one line per run,
+    and every candidate's accuracy against its size with each run's winner starred. Raises UserError when no
+    run has a completed candidate."""
     from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter
 
-    progress = [RunProgress.of(run) for run in runs]
+    progress = [PlottedRun.of(run) for run in runs]
     if not any(p.completed for p in progress):
         names = ", ".join(run.name for run in runs)
         raise UserError(
@@ -197,7 +187,8 @@ def plot_progress(runs: Sequence[RunFolder], path: str | os.PathLike, title: str
     for ax in (by_count, by_time, by_size):
         ax.grid(alpha=0.3)
     counts = "; ".join(
-        f"{p.label}: {len(p.completed)} completed, {len(p.stopped)} stopped early, {p.failed} failed (not shown)"
+        f"{p.label}: {len(p.completed)} completed, {len(p.stopped)} stopped early, "
+        f"{p.failed} failed (not shown)"
         for p in progress
     )
     fig.text(0.5, -0.02, counts, ha="center", va="top", fontsize=9, color="#444444", wrap=True)
@@ -206,42 +197,3 @@ def plot_progress(runs: Sequence[RunFolder], path: str | os.PathLike, title: str
     fig.tight_layout()
     save_figure(fig, path)
     return Path(path)
-
-
-def candidate_caption(run: RunFolder, trial: dict[str, Any], rank: int) -> str:
-    params = f", {trial['params'] / 1e6:.2f}M params" if trial.get("params") else ""
-    return (
-        f"{run.name}: rank {rank} of {len(run.ranked())} completed, validation accuracy "
-        f"{100 * trial['val_accuracy']:.2f}%{params} (trial {trial['trial_id']}, hash {trial['arch_hash']})"
-    )
-
-
-def candidate_arch(trial: dict[str, Any]):
-    import search_spaces
-
-    try:
-        return search_spaces.arch_from_json(trial["arch"])
-    except (search_spaces.ArchitectureError, TypeError) as e:
-        raise UserError(
-            f"trial {trial.get('trial_id')}: its arch cannot be read ({e}); is trials.parquet from "
-            "another version of nas?"
-        ) from None
-
-
-def refresh_run_pictures(run: RunFolder) -> list[Path]:
-    """Rewrite RUN/progress.png and RUN/best_cell.png (atomically); returns the files written. A run with no
-    completed candidate yet gets none, so a search may call this at any point."""
-    from nas.viz.cell_diagram import save_cell_diagram
-
-    ranked = run.ranked()
-    if not ranked:
-        return []
-    progress = plot_progress([run], run.progress_plot_path)
-    best = ranked[0]
-    cell = save_cell_diagram(
-        candidate_arch(best),
-        run.best_cell_path,
-        title=f"Best cell of {run.name}",
-        caption=candidate_caption(run, best, 1),
-    )
-    return [progress, cell]

@@ -1,23 +1,15 @@
-"""NAS-Bench-201 cell space (Dong & Yang 2020, sec. 2.1).
-
-A cell is a DAG on 4 nodes: node 0 is the cell input, node 3 its output, and every pair i < j is joined by an
-edge carrying one of 5 ops; node j sums its incoming edges. 5^6 = 15,625 cells. The standard string lists the
-edges into node 1, 2 and 3: `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`.
-"""
+"""The nb201 architecture values: plain, validated, torch-free (see the package docstring)."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import networkx as nx
-import numpy as np
 
-from search_spaces import register_space
-from search_spaces.base import ArchitectureError, ModelConfig, SearchSpace
+from search_spaces.base import ArchitectureError
 
 NODES = 4
 EDGES: tuple[tuple[int, int], ...] = (
@@ -87,8 +79,8 @@ class Nb201Arch:
                 match = _EDGE_TEXT.match(entry)
                 if not match or int(match["src"]) != expected_src:
                     raise ArchitectureError(
-                        f"nb201 string {text!r}: node {dst} input {expected_src} must read 'op~{expected_src}', "
-                        f"got {entry!r}"
+                        f"nb201 string {text!r}: node {dst} input {expected_src} must read "
+                        f"'op~{expected_src}', got {entry!r}"
                     )
                 ops[(expected_src, dst)] = match["op"]
         return cls(tuple(ops[edge] for edge in EDGES))
@@ -97,7 +89,8 @@ class Nb201Arch:
         return {"space": self.space, "cell": str(self)}
 
     def live_edges(self) -> tuple[tuple[int, int, str], ...]:
-        """Edges that carry something from the input to the output: not 'none', and on an input-output path."""
+        """Edges that carry something from the input to the output: not 'none', and on an input-output
+        path."""
         g = nx.DiGraph()
         g.add_nodes_from(range(NODES))
         g.add_edges_from(edge for edge, op in zip(EDGES, self.ops) if op != "none")
@@ -127,62 +120,3 @@ class Nb201Arch:
         for (src, dst), op in zip(EDGES, self.ops):
             g.add_edge(src, dst, op=op)
         return g
-
-
-@register_space("nb201")
-class Nb201Space(SearchSpace):
-    """NAS-Bench-201 cells: 4 nodes, 6 edges, 5 ops, 15,625 cells (no options)."""
-
-    def options(self) -> dict[str, Any]:
-        return {}
-
-    def sample(self, rng: np.random.Generator) -> Nb201Arch:
-        return Nb201Arch(tuple(OPS[int(i)] for i in rng.integers(len(OPS), size=len(EDGES))))
-
-    def mutate(self, arch: Nb201Arch, rng: np.random.Generator) -> Nb201Arch:
-        """One edge gets a different op (Dong & Yang 2020, sec. 5, regularized evolution baseline)."""
-        self.validate(arch)
-        edge = int(rng.integers(len(EDGES)))
-        choices = [op for op in OPS if op != arch.ops[edge]]
-        ops = list(arch.ops)
-        ops[edge] = choices[int(rng.integers(len(choices)))]
-        return Nb201Arch(tuple(ops))
-
-    def decisions(self) -> list[int]:
-        return [len(OPS)] * len(EDGES)
-
-    def encode(self, arch: Nb201Arch) -> list[int]:
-        self.validate(arch)
-        return [OPS.index(op) for op in arch.ops]
-
-    def decode(self, choices: Sequence[int]) -> Nb201Arch:
-        self.check_decoding(choices)
-        return Nb201Arch(tuple(OPS[int(c)] for c in choices))
-
-    def from_dict(self, data: dict[str, Any]) -> Nb201Arch:
-        if data.get("space", self.name) != self.name:
-            raise ArchitectureError(f"expected a {self.name} architecture, got space {data.get('space')!r}")
-        if not isinstance(data.get("cell"), str):
-            raise ArchitectureError(
-                'nb201 architecture JSON needs "cell": "|op~0|+|op~0|op~1|+|op~0|op~1|op~2|"'
-            )
-        return Nb201Arch.parse(data["cell"])
-
-    def parse(self, text: str) -> Nb201Arch:
-        text = text.strip()
-        if text.startswith("{"):
-            try:
-                return self.from_dict(json.loads(text))
-            except json.JSONDecodeError as e:
-                raise ArchitectureError(f"nb201 architecture JSON is invalid: {e}") from None
-        return Nb201Arch.parse(text)
-
-    def validate(self, arch: Nb201Arch) -> None:
-        if not isinstance(arch, Nb201Arch):
-            raise ArchitectureError(f"expected an nb201 architecture, got {type(arch).__name__}")
-
-    def build(self, arch: Nb201Arch, config: ModelConfig):
-        self.validate(arch)
-        from search_spaces.nb201_network import Nb201Network
-
-        return Nb201Network(arch, config)
