@@ -37,15 +37,12 @@ class SearchConfig:
     dedupe: bool = True  # answer already-evaluated architectures from a cache
     address: str | None = None  # Ray cluster address; None: start a local Ray
     # -- the data (own datasets) --
-    image_size: int | None = (
-        None  # pixels (square); None: 32 for the CIFAR family, else the median image size
-    )
-    # (at most 64). A search pins the resolved size here, so a resumed run decodes exactly as before.
+    # pixels (square); None: 32 for the CIFAR family, else the median image size (at most 64). A search pins
+    # the resolved size here, so a resumed run decodes exactly as before.
+    image_size: int | None = None
     test_fraction: float = 0.2  # share of each class kept for testing when --data is one folder per class
-    dataset: dict[str, Any] | None = (
-        None  # what --data resolved to (size and why, classes, mean/std, counts);
-    )
-    # filled in by the search from the training images, not a setting
+    # what --data resolved to (size and why, classes, mean/std, counts); filled in by the search, not a setting
+    dataset: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
