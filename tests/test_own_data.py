@@ -310,7 +310,8 @@ def test_own_images_search_final_export_predict(local_ray, tmp_path, monkeypatch
     rows = outcome.run.trials()
     assert outcome.finished and {r["status"] for r in rows} == {"completed"}, [r["error"] for r in rows]
     saved = json.loads(outcome.run.config_path.read_text())
-    assert saved["image_size"] == 48 and saved["dataset"]["class_names"] == list(CLASSES)
+    assert saved["image_size"] is None and saved["dataset"]["image_size"] == 48
+    assert saved["dataset"]["class_names"] == list(CLASSES)
     assert "median image size" in saved["dataset"]["image_size_reason"] and len(saved["dataset"]["mean"]) == 3
 
     runs = tmp_path / "runs"

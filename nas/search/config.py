@@ -37,8 +37,8 @@ class SearchConfig:
     dedupe: bool = True  # answer already-evaluated architectures from a cache
     address: str | None = None  # Ray cluster address; None: start a local Ray
     # -- the data (own datasets) --
-    # pixels (square); None: 32 for the CIFAR family, else the median image size (at most 64). A search pins
-    # the resolved size here, so a resumed run decodes exactly as before.
+    # pixels (square); None: 32 for the CIFAR family, else the median image size (at most 64), which the
+    # search records in `dataset` (a resumed run resolves it again from the same files, to the same size)
     image_size: int | None = None
     test_fraction: float = 0.2  # share of each class kept for testing when --data is one folder per class
     # what --data resolved to (size and why, classes, mean/std, counts); filled in by the search, not a setting
@@ -150,9 +150,8 @@ def make_config(values: dict[str, Any]) -> SearchConfig:
 
 def with_dataset(config: SearchConfig) -> SearchConfig:
     """Read the data once (a missing or bad dataset is one clear error before anything is written; the decoded
-    cache this leaves makes every worker's load quick) and pin what it resolved to: the image size and a
-    summary
-    of the dataset (classes, normalisation, why this size) that config.json records."""
+    cache this leaves makes every worker's load quick) and record what it resolved to: a summary of the
+    dataset (image size and why, classes, normalisation, counts) that config.json keeps."""
     from nas.train.data import load_dataset, load_splits
 
     dataset = load_dataset(config.data, image_size=config.image_size, test_fraction=config.test_fraction)
@@ -163,4 +162,4 @@ def with_dataset(config: SearchConfig) -> SearchConfig:
         image_size=config.image_size,
         test_fraction=config.test_fraction,
     )
-    return dataclasses.replace(config, image_size=dataset.image_size, dataset=dataset.summary())
+    return dataclasses.replace(config, dataset=dataset.summary())
