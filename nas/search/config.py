@@ -41,7 +41,7 @@ class SearchConfig:
     # search records in `dataset` (a resumed run resolves it again from the same files, to the same size)
     image_size: int | None = None
     test_fraction: float = 0.2  # share of each class kept for testing when --data is one folder per class
-    # what --data resolved to (size and why, classes, mean/std, counts); filled in by the search, not a setting
+    # what --data resolved to (size and why, classes, mean/std, counts); written by the search, not a setting
     dataset: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
