@@ -16,11 +16,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from nas.search.candidate import CandidateStatus
+
 
 def trivial_evaluator(request, report):
     report(1, 0.5)
     return {
-        "status": "completed",
+        "status": CandidateStatus.COMPLETED,
         "val_curve": [0.5],
         "val_accuracy": 0.5,
         "params": 0,

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 import search_spaces
+from nas.search.candidate import CandidateStatus
 from nas.train.data import Splits, load_splits
 from nas.train.device import resolve_device
 from nas.train.presets import Preset, TrainConfig
@@ -115,7 +116,7 @@ def run_engine(args: argparse.Namespace, data: Splits, device: str) -> dict:
         results = [queue.get() for _ in procs]
         for proc in procs:
             proc.join()
-    failed = [rec["error"] for _, _, rec in results if rec["status"] != "completed"]
+    failed = [rec["error"] for _, _, rec in results if rec["status"] != CandidateStatus.COMPLETED]
     if failed:
         raise SystemExit(f"engine candidate failed: {failed[0]}")
     per_process = [rec["images_per_s"] for _, _, rec in results]

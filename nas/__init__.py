@@ -1,15 +1,48 @@
-"""NAS engine: searches cell-based CNN architectures on CIFAR-10 or your own images and hands the winner back
-as PyTorch."""
+"""NAS engine: searches cell-based CNN architectures on CIFAR-10 or your own images and hands the winner
+back as PyTorch.
+
+    import nas
+    run = nas.search(strategy="evolution", space="nb201", preset="cpu", trials=8, data="cifar10/")
+    run.trials, run.best, run.final(), run.export("model/")
+    nas.open_run("evolution-nb201-0").resume(trials=16)
+    model = nas.load("model/")
+    names, probabilities = model.predict(["photo.jpg"])
+
+Everything is imported on first use, so `import nas` stays light (no torch, Ray, pandas or matplotlib).
+`nas.search` is also the package of the search engine (nas.search.config, nas.search.driver, ...); calling it
+runs `nas.api.search`.
+"""
 
 __version__ = "0.1.0"
+
+__all__ = ["Run", "load", "open_run", "search"]
 
 
 def load(path):
     """The network in an export folder (`nas export ... -o PATH`), ready to use: an nn.Module in eval mode
     whose `predict(images)` takes raw images (uint8 arrays, PIL images or paths) and returns
-    (class names, probabilities).
-
-    Imported lazily so that `import nas` stays light (no torch until a model is loaded)."""
+    (class names, probabilities)."""
     from nas.export.folder import load as load_export
 
     return load_export(path)
+
+
+def open_run(name, results_dir=None):
+    """An existing run by name or folder (see nas.api.open_run)."""
+    from nas.api import open_run as open_existing
+
+    return open_existing(name, results_dir)
+
+
+def __getattr__(name):
+    if name == "search":
+        import importlib
+
+        return importlib.import_module(
+            "nas.search"
+        )  # a callable package: nas.search(...) runs nas.api.search
+    if name == "Run":
+        from nas.api import Run
+
+        return Run
+    raise AttributeError(f"module 'nas' has no attribute {name!r}")

@@ -11,17 +11,46 @@ from typer.core import TyperGroup
 
 from nas.errors import UserError, one_line
 
+try:  # typer 0.2x carries its own copy of click; older ones use click itself
+    from typer._click.exceptions import BadParameter, MissingParameter, UsageError
+except ImportError:
+    from click.exceptions import BadParameter, MissingParameter, UsageError
+
 
 class _Commands(TyperGroup):
-    """Every command's user mistakes (UserError) end as one line on stderr and exit code 2, also when the app
-    is invoked in-process (tests) rather than through `main`."""
+    """Every command's user mistakes end as one line on stderr and exit code 2, also when the app is invoked
+    in-process (tests) rather than through `main`: UserError from the library, and click's usage errors (a
+    value of the wrong type such as `--trials abc`, an unknown option or command, a missing argument)."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except UserError as e:
-            typer.echo("error: " + one_line(e), err=True)
-            raise typer.Exit(2) from None
+            _fail(str(e))
+        except UsageError as e:
+            _fail(_usage_message(e))
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except UsageError as e:  # options of `nas` itself
+            _fail(_usage_message(e))
+
+
+def _usage_message(e: UsageError) -> str:
+    if isinstance(e, BadParameter) and e.param is not None and not isinstance(e, MissingParameter):
+        what = "/".join(e.param.opts) if e.param.param_type_name == "option" else e.param.human_readable_name
+        message = f"{what}: {e.message}"
+    else:
+        message = e.format_message()
+    path = e.ctx.command_path if e.ctx is not None else "nas"
+    message = message.rstrip(".")
+    return f"{message}{' ' if message.endswith('?') else '; '}see `{path} --help`"
+
+
+def _fail(message: str):
+    typer.echo("error: " + one_line(message), err=True)
+    raise typer.Exit(2) from None
 
 
 app = typer.Typer(
@@ -39,7 +68,7 @@ def _root() -> None:
     """Neural architecture search over cell search spaces (random, evolution, REINFORCE) on your images."""
 
 
-from nas.commands import bench, export, final, pictures, predict, results, search, spaces
+from nas.commands import bench, export, final, pictures, predict, results, score, search, spaces
 
 app.command("spaces")(spaces.spaces)
 app.command("search")(search.search)
@@ -52,6 +81,7 @@ app.command("export")(export.export)
 app.command("predict")(predict.predict)
 app.command("benchmark")(bench.benchmark)
 app.command("synthetic-table")(bench.synthetic_table)
+app.command("score")(score.score)
 
 
 def main() -> None:

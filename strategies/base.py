@@ -16,6 +16,12 @@ earlier proposal's result is visible in the window, the strategy consumes the ca
 evaluated the candidate (evolution ages its population, the controller learns from it) and draws again; if it
 is still in flight, it simply draws again. After `max_retries` draws in a row that are all duplicates, `ask()`
 raises `SpaceExhaustedError` and keeps raising it: the search is over, nothing duplicate is ever proposed.
+
+Warm start (optional): `warm_start=[arch, ...]`, best first, is proposed before anything the strategy draws
+itself, so its results are what the strategy learns from first: evolution's first population, REINFORCE's
+first batch, random search's first proposals in that order. A strategy takes as many as its
+`warm_start_size()` says (all by default). The list and how far it got are part of `state_dict()`; without a
+warm start the state is exactly what it was before warm starts existed.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -91,6 +98,7 @@ class Strategy:
         concurrency: int = 1,
         dedupe: bool = True,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        warm_start: Sequence[Architecture] = (),
         **options: Any,
     ) -> None:
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
@@ -114,6 +122,14 @@ class Strategy:
         self._cache: dict[str, float | None] = {}  # hash -> reward of consumed results: the visible window
         self._cache_hits = 0
         self._exhausted: str | None = None
+        self._warm: list[Architecture] = []
+        self._warm_next = 0  # warm-start architectures 0.._warm_next-1 have been taken
+        for arch in warm_start:
+            space.validate(arch)
+            self._warm.append(arch)
+        size = self.warm_start_size()
+        if size is not None:
+            del self._warm[size:]
 
     # -- options --
 
@@ -133,6 +149,15 @@ class Strategy:
     def options(self) -> dict[str, Any]:
         """The strategy's own options, resolved (defaults filled in)."""
         return {} if self.config is None else dict(vars(self.config))
+
+    def warm_start_size(self) -> int | None:
+        """How many warm-start architectures this strategy uses (None: all of them)."""
+        return None
+
+    @property
+    def warm_start(self) -> list[Architecture]:
+        """The warm-start architectures this strategy proposes first, in order."""
+        return list(self._warm)
 
     # -- the protocol --
 
@@ -199,6 +224,11 @@ class Strategy:
         self._observe(self._archs[proposal_id], result.reward)
 
     def _fresh_candidate(self) -> Architecture:
+        while self._warm_next < len(self._warm):
+            arch = self._warm[self._warm_next]
+            self._warm_next += 1
+            if not self.dedupe or self._hash(arch) not in self._proposed:
+                return arch
         if not self.dedupe:
             return self._candidate()
         for _ in range(self.max_retries):
@@ -243,6 +273,11 @@ class Strategy:
         }
 
     def state_dict(self) -> dict[str, Any]:
+        warm = (
+            {"warm_start": [a.to_dict() for a in self._warm], "warm_next": self._warm_next}
+            if self._warm
+            else {}
+        )
         return {
             "format": STATE_FORMAT,
             **self._identity(),
@@ -253,6 +288,7 @@ class Strategy:
             "exhausted": self._exhausted,
             "rng": self.rng.bit_generator.state,
             "extra": self._extra_state(),
+            **warm,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -270,6 +306,7 @@ class Strategy:
                 f"saved strategy state has {k}={state.get(k)!r} but this strategy was made with {mine[k]!r}; "
                 "make it with the saved arguments"
             )
+        self._load_warm_start(state)
         for data in state["proposals"]:
             arch = self.space.from_dict(data)
             h = self._hash(arch)
@@ -284,3 +321,15 @@ class Strategy:
         self._exhausted = state["exhausted"]
         self.rng.bit_generator.state = state["rng"]
         self._load_extra_state(state["extra"])
+
+    def _load_warm_start(self, state: dict[str, Any]) -> None:
+        """A saved warm start is restored as it was (a resumed search need not score again); one given to the
+        constructor must be the saved one."""
+        saved = [self.space.from_dict(d) for d in state.get("warm_start", [])]
+        if self._warm and saved != self._warm:
+            raise StateError(
+                f"{self.name}: the saved state has a different warm start ({len(saved)} architectures) from "
+                f"the one this strategy was made with ({len(self._warm)}); make it with the saved one or none"
+            )
+        self._warm = saved
+        self._warm_next = int(state.get("warm_next", 0))

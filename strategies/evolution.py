@@ -43,6 +43,9 @@ class RegularizedEvolution(Strategy):
 
     config_class = EvolutionConfig
 
+    def warm_start_size(self) -> int:
+        return self.config.population  # the first population; later members come from mutation
+
     def __init__(self, space, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
         self.population: deque = deque(maxlen=self.config.population)  # (arch, reward), oldest first

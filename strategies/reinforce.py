@@ -207,6 +207,9 @@ class Reinforce(Strategy):
 
     config_class = ReinforceConfig
 
+    def warm_start_size(self) -> int:
+        return self.config.batch_size  # the first batch the controller learns from
+
     def __init__(self, space, **kwargs: Any) -> None:
         super().__init__(space, **kwargs)
         cfg = self.config

@@ -39,3 +39,31 @@ class FakeEvaluator:
             "images_per_s": 1.0,
             "error": None,
         }
+
+
+@dataclass(frozen=True)
+class NodeLoggingEvaluator:
+    """The real candidate training, refusing to run without data shipped by the driver, and logging the Ray
+    node each candidate starts and ends on ("start|end proposal node_id"), so a test can see a candidate
+    move nodes."""
+
+    log_path: str
+    seconds_before: float = 1.0  # keeps candidates in flight long enough for a node to be lost under them
+
+    def __call__(self, request, report):
+        import ray
+
+        from nas.search.train_trial import evaluate_candidate
+
+        if request.dataset is None:
+            raise RuntimeError("no data shipped with the request")
+        node = ray.get_runtime_context().get_node_id()
+        self._log(f"start {request.proposal} {node}")
+        time.sleep(self.seconds_before)
+        result = evaluate_candidate(request, report)
+        self._log(f"end {request.proposal} {node}")
+        return result
+
+    def _log(self, line: str) -> None:
+        with open(self.log_path, "a") as f:
+            f.write(line + "\n")

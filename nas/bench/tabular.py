@@ -120,9 +120,20 @@ class BenchmarkResult:
         return np.where(hit.any(axis=1), hit.argmax(axis=1) + 1.0, np.inf)
 
 
-def run_one(name: str, space: SearchSpace, table: Table, *, seed: int, budget: int, dedupe: bool = True):
-    """The metrics of the first `budget` queries of one strategy on one seed, and its dedupe cache hits."""
-    strategy = strategies.make_strategy(name, space, seed=seed, dedupe=dedupe)
+def run_one(
+    name: str,
+    space: SearchSpace,
+    table: Table,
+    *,
+    seed: int,
+    budget: int,
+    dedupe: bool = True,
+    warm_start: Sequence[Architecture] = (),
+):
+    """The metrics of the first `budget` queries of one strategy on one seed, and its dedupe cache hits;
+    `warm_start` (best first) is proposed first (see strategies/base.py)."""
+    extra = {"warm_start": warm_start} if warm_start else {}
+    strategy = strategies.make_strategy(name, space, seed=seed, dedupe=dedupe, **extra)
     out = np.empty(budget)
     for q in range(budget):
         try:
@@ -134,18 +145,19 @@ def run_one(name: str, space: SearchSpace, table: Table, *, seed: int, budget: i
     return out, strategy.cache_hits
 
 
-_WORKER_CONTEXT: tuple[SearchSpace, Table, int, bool] | None = None
+_WORKER_CONTEXT: tuple | None = None
 
 
-def _init_worker(context: tuple[SearchSpace, Table, int, bool]) -> None:
+def _init_worker(context: tuple) -> None:
     global _WORKER_CONTEXT
     _WORKER_CONTEXT = context
 
 
 def _run_job(job: tuple[str, int]):
-    space, table, budget, dedupe = _WORKER_CONTEXT
+    space, table, budget, dedupe, warm_starts = _WORKER_CONTEXT
     name, seed = job
-    return run_one(name, space, table, seed=seed, budget=budget, dedupe=dedupe)
+    warm = warm_starts.get(seed, ()) if warm_starts else ()
+    return run_one(name, space, table, seed=seed, budget=budget, dedupe=dedupe, warm_start=warm)
 
 
 def run_benchmark(
@@ -157,14 +169,16 @@ def run_benchmark(
     budget: int,
     dedupe: bool = True,
     workers: int = 1,
+    warm_starts: dict[int, list[Architecture]] | None = None,
 ) -> BenchmarkResult:
-    """Each strategy on seeds 0..seeds-1, `budget` queries each, one query at a time (concurrency 1).
+    """Each strategy on seeds 0..seeds-1, `budget` queries each, one query at a time (concurrency 1);
+    with `warm_starts`, every strategy of seed s starts from `warm_starts[s]` (nas.bench.warm_start).
 
     Runs are independent, so `workers` > 1 spreads them over processes with identical results. Workers are
     forked: they inherit the imported modules and the table instead of loading them again (seconds each).
     """
     jobs = [(name, seed) for name in names for seed in range(seeds)]
-    context = (space, table, budget, dedupe)
+    context = (space, table, budget, dedupe, warm_starts)
     if workers > 1 and len(jobs) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -316,6 +330,8 @@ def benchmark_command(
     output: str | None,
     plot: str | None,
     workers: int = 1,
+    warm_start: int = 0,
+    score_data: str | None = None,
 ) -> BenchmarkResult:
     """`nas benchmark`: check every option, load the table, run, print, then write the files."""
     import time
@@ -340,6 +356,8 @@ def benchmark_command(
         raise UserError(f"--budget must be at least 1, got {budget}")
     if workers < 1:
         raise UserError(f"--workers must be at least 1, got {workers}")
+    if warm_start < 0:
+        raise UserError(f"--warm-start must be 0 (off) or a number of cells to score, got {warm_start}")
     if output is not None and not output.lower().endswith(".parquet"):
         raise UserError(f"--output {output!r} must end in .parquet")
     if plot is not None and not plot.lower().endswith((".png", ".svg")):
@@ -349,15 +367,33 @@ def benchmark_command(
     except search_spaces.UnknownSpaceError as e:
         raise UserError(f"--space: {e}") from None
     loaded = load_table(table, search_space, arch_column, metric_column)
-
-    start = time.perf_counter()
-    result = run_benchmark(
-        search_space, loaded, names, seeds=seeds, budget=budget, dedupe=dedupe, workers=workers
-    )
-    wall_s = time.perf_counter() - start
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)  # piped to a file or a log: do not wrap the table to 80 columns
+    warm = None
+    if warm_start:
+        from nas.bench.warm_start import score_warm_starts
+
+        warm = score_warm_starts(search_space, seeds, warm_start, score_data)
+        console.print(
+            f"warm start: {warm_start} cells per seed, {warm.cells} distinct, {warm.computed} scored now "
+            f"({warm.cells - warm.computed} from the cache) in {warm.scoring_s:.1f} s on {warm.device}"
+            + (f", {warm.scoring_s / warm.computed:.3f} s per cell" if warm.computed else "")
+            + "; the time below is the queries only"
+        )
+
+    start = time.perf_counter()
+    result = run_benchmark(
+        search_space,
+        loaded,
+        names,
+        seeds=seeds,
+        budget=budget,
+        dedupe=dedupe,
+        workers=workers,
+        warm_starts=warm.by_seed if warm else None,
+    )
+    wall_s = time.perf_counter() - start
     console.print(
         render_summary(
             summarize(result, loaded), result, loaded, dedupe=dedupe, wall_s=wall_s, workers=workers

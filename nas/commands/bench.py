@@ -25,6 +25,17 @@ def benchmark(
     workers: Annotated[int, typer.Option(help="Processes running seeds in parallel (same results).")] = (
         os.cpu_count() or 1
     ),
+    warm_start: Annotated[
+        int,
+        typer.Option(
+            "--warm-start",
+            help="Score N random cells per seed with the real networks (cached) and start every strategy "
+            "from the best. 0: off.",
+        ),
+    ] = 0,
+    score_data: Annotated[
+        str | None, typer.Option(help="CIFAR-10 folder for the scoring batch.", envvar="NAS_DATA")
+    ] = None,
 ) -> None:
     """Compare strategies on a tabular benchmark in-process: best metric so far, queries to the top 0.1%."""
     from nas.bench.tabular import benchmark_command
@@ -42,6 +53,8 @@ def benchmark(
         output=output,
         plot=plot,
         workers=workers,
+        warm_start=warm_start,
+        score_data=score_data,
     )
 
 

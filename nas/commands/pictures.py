@@ -74,12 +74,19 @@ def plot(
     runs: Annotated[list[str], typer.Argument(metavar="RUN...", help="One or more runs, by name or folder.")],
     results_dir: ResultsDir = None,
     output: Output = None,
+    scores: Annotated[
+        bool,
+        typer.Option("--scores", help="Plot training-free scores vs validation accuracy instead (one run)."),
+    ] = False,
 ) -> None:
     """Plot search progress: best accuracy so far vs candidates and vs time, and accuracy vs size."""
     from nas.search.run_folder import DEFAULT_RESULTS_DIR, open_run
     from nas.viz.progress_plot import plot_progress
 
     folders = [open_run(name, results_dir) for name in runs]
+    if scores:
+        _plot_scores(folders, output)
+        return
     if output is None:
         if len(folders) == 1:
             output = folders[0].progress_plot_path
@@ -89,4 +96,13 @@ def plot(
                 / f"progress_{'_vs_'.join(f.name for f in folders)}.png"
             )
     path = plot_progress(folders, _check_output(output))
+    typer.echo(f"wrote {path}")
+
+
+def _plot_scores(folders, output: Path | None) -> None:
+    from nas.viz.score_plot import plot_scores
+
+    if len(folders) != 1:
+        raise UserError("--scores plots one run; give a single RUN")
+    path = plot_scores(folders[0], _check_output(output or folders[0].path / "scores.png"))
     typer.echo(f"wrote {path}")

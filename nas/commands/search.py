@@ -35,7 +35,7 @@ def search(
     scheduler: Annotated[str | None, typer.Option(help="none or asha (stop weak candidates early).")] = None,
     preset: Annotated[
         str | None,
-        typer.Option(help="Training preset per candidate: smoke, proxy or final. [default: proxy]"),
+        typer.Option(help="Training preset per candidate: smoke, cpu, proxy or final. [default: proxy]"),
     ] = None,
     data: Annotated[
         str | None,
@@ -70,6 +70,17 @@ def search(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="One log line per candidate instead of a live display.")
     ] = False,
+    warm_start: Annotated[
+        int | None,
+        typer.Option(
+            "--warm-start",
+            help="Score this many random cells without training first; the strategy starts from the best. "
+            "[default: 0, off]",
+        ),
+    ] = None,
+    record_scores: Annotated[
+        bool, typer.Option("--record-scores", help="Record every candidate's training-free scores.")
+    ] = False,
     image_size: Annotated[
         int | None,
         typer.Option(
@@ -83,8 +94,7 @@ def search(
     ] = None,
 ) -> None:
     """Search for an architecture: the strategy proposes, Ray Tune trains candidates in parallel."""
-    from nas.search import config as run_config
-    from nas.search.driver import run_search
+    from nas import api
 
     flags = {
         "strategy": strategy,
@@ -102,30 +112,26 @@ def search(
         "address": address,
         "val_size": val_size,
         "dedupe": False if no_dedupe else None,
+        "warm_start": warm_start,
+        "record_scores": True if record_scores else None,
         "image_size": image_size,
         "test_fraction": test_fraction,
     }
-    given = {k: v for k, v in flags.items() if v is not None}
     if resume is not None:
-        changeable = {"trials", "time_budget_s", "address"}
-        fixed = sorted(set(given) - changeable) + (["config"] if config else [])
+        given = sorted(k for k, v in flags.items() if v is not None)
+        fixed = [k for k in given if k not in ("trials", "time_budget_s", "address")]
+        fixed += ["config"] if config else []
         if fixed:
             raise UserError(
                 f"--resume continues with the run's saved settings; only --trials, --time-budget and "
                 f"--address may be given with it, not {', '.join('--' + f.replace('_', '-') for f in fixed)}"
             )
-        outcome = run_search(resume=resume, results_dir=results_dir, overrides=given, quiet=quiet)
-    else:
-        values = run_config.load_toml(config) if config else {}
-        values.update(given)
-        values.setdefault(
-            "name",
-            "{}-{}-{}".format(
-                values.get("strategy", "evolution"), values.get("space", "nasnet"), values.get("seed", 0)
-            ),
+        run = api.open_run(resume, results_dir).resume(
+            trials=trials, time_budget_s=time_budget, address=address, quiet=quiet
         )
-        outcome = run_search(run_config.make_config(values), results_dir=results_dir, quiet=quiet)
-    _print_outcome(outcome)
+    else:
+        run = api.search(config_file=config, results_dir=results_dir, quiet=quiet, **flags)
+    _print_outcome(run.outcome)
 
 
 def resume(
@@ -138,10 +144,10 @@ def resume(
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Continue an interrupted search (same as `nas search --resume RUN`)."""
-    from nas.search.driver import run_search
+    from nas import api
 
-    overrides = {k: v for k, v in {"trials": trials, "time_budget_s": time_budget}.items() if v is not None}
-    _print_outcome(run_search(resume=run, results_dir=results_dir, overrides=overrides, quiet=quiet))
+    resumed = api.open_run(run, results_dir).resume(trials=trials, time_budget_s=time_budget, quiet=quiet)
+    _print_outcome(resumed.outcome)
 
 
 def _print_outcome(outcome) -> None:

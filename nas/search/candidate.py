@@ -36,6 +36,9 @@ class CandidateRequest:
     val_size: int | None = None
     image_size: int | None = None  # own data: the run's image size (None: automatic)
     test_fraction: float = 0.2  # own data: share of each class tested when --data is one folder per class
+    # The run's training/validation images (nas.train.data.Splits), filled in on the worker from Ray's object
+    # store; None: read `data` from this machine's disk.
+    dataset: Any = field(default=None, compare=False, repr=False)
 
     @property
     def epochs(self) -> int:
@@ -45,6 +48,6 @@ class CandidateRequest:
 class Evaluator(Protocol):
     def __call__(self, request: CandidateRequest, report: EpochReport) -> dict[str, Any]:
         """Train and measure the candidate; return at least status (CandidateStatus: completed or failed),
-        val_curve, val_accuracy, params, flops, wall_s, images_per_s and error. Must not raise for a bad
-        candidate."""
+        val_curve, val_accuracy, params, flops, wall_s, images_per_s and error; optionally "weights", the
+        trained state_dict as torch.save bytes (sent back through Ray). Must not raise for a bad candidate."""
         ...

@@ -36,6 +36,11 @@ class SearchConfig:
     seed: int = 0
     dedupe: bool = True  # answer already-evaluated architectures from a cache
     address: str | None = None  # Ray cluster address; None: start a local Ray
+    # Training-free scores (nas.scores, nas.search.warm_start): cells scored on one batch at initialisation,
+    # about a second each on a CPU for NB201, before any candidate trains; the best by the rank sum of synflow
+    # and naswot are proposed first. 0: off, today's search exactly.
+    warm_start: int = 0
+    record_scores: bool = False  # score every candidate too (trials.parquet columns); implied by warm_start
     # -- the data (own datasets) --
     # pixels (square); None: 32 for the CIFAR family, else the median image size (at most 64), which the
     # search records in `dataset` (a resumed run resolves it again from the same files, to the same size)
@@ -121,6 +126,8 @@ def make_config(values: dict[str, Any]) -> SearchConfig:
         fail("scheduler", f"unknown scheduler {config.scheduler!r}; choose one of {', '.join(SCHEDULERS)}")
     if config.val_size is not None and config.val_size < 10:
         fail("val_size", f"{config.val_size} is too small to rank candidates; hold out at least 10 images")
+    if isinstance(config.warm_start, bool) or not isinstance(config.warm_start, int) or config.warm_start < 0:
+        fail("warm_start", f"{config.warm_start!r} must be a whole number of cells to score, 0 for none")
     if config.data is not None:
         from nas.train.data import TORCHVISION
 
@@ -148,6 +155,36 @@ def make_config(values: dict[str, Any]) -> SearchConfig:
     return config
 
 
+def default_name(values: dict[str, Any]) -> str:
+    """STRATEGY-SPACE-SEED, the run name when none is given."""
+    defaults = {f.name: f.default for f in dataclasses.fields(SearchConfig)}
+    return "{}-{}-{}".format(*(values.get(k, defaults[k]) for k in ("strategy", "space", "seed")))
+
+
+def build_config(settings: dict[str, Any], config_file: str | Path | None = None) -> SearchConfig:
+    """The config of a new run from a TOML file (optional) overridden by `settings` (None means "not given"):
+    what `nas search` flags and `nas.search(**settings)` both go through."""
+    values = load_toml(config_file) if config_file is not None else {}
+    values.update({k: v for k, v in settings.items() if v is not None})
+    values.setdefault("name", default_name(values))
+    return make_config(values)
+
+
+RESUME_SETTINGS = ("trials", "time_budget_s", "address")  # what may change when a run is resumed
+
+
+def check_resume_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The given (not None) settings of a resume, refused unless they are budget or address."""
+    given = {k: v for k, v in settings.items() if v is not None}
+    fixed = sorted(set(given) - set(RESUME_SETTINGS))
+    if fixed:
+        raise UserError(
+            f"a resumed run continues with its saved settings; only {', '.join(RESUME_SETTINGS)} may be "
+            f"given, not {', '.join(fixed)}"
+        )
+    return given
+
+
 def with_dataset(config: SearchConfig) -> SearchConfig:
     """Read the data once (a missing or bad dataset is one clear error before anything is written; the decoded
     cache this leaves makes every worker's load quick) and record what it resolved to: a summary of the
@@ -163,3 +200,21 @@ def with_dataset(config: SearchConfig) -> SearchConfig:
         test_fraction=config.test_fraction,
     )
     return dataclasses.replace(config, dataset=dataset.summary())
+
+
+def fitted_preset(config: SearchConfig):
+    """The run's preset fitted to its data (classes, image size: `Preset.for_data`) once the search has
+    recorded the dataset; the preset itself before that, or for CIFAR-10."""
+    from nas.train.presets import PRESETS
+
+    preset = PRESETS[config.preset]
+    if config.dataset:
+        preset = preset.for_data(int(config.dataset["num_classes"]), int(config.dataset["image_size"]))
+    return preset
+
+
+def preprocessing(config: SearchConfig) -> dict[str, Any] | None:
+    """What a model of this run expects of its input (for checkpoints), from the recorded dataset."""
+    if not config.dataset:
+        return None
+    return {k: config.dataset[k] for k in ("image_size", "mean", "std", "class_names")}

@@ -1,5 +1,10 @@
 """`nas search`: a strategy proposes, Ray Tune trains candidates in parallel, the run folder keeps every result.
 
+`run_search` goes through named steps: `plan_run` (config or saved run, no writes), `read_data` (the dataset,
+read once on this machine), `nas.search.cluster.connect` and `resolve_resources` (Ray reachable, resources
+enough), then `write_run_folder` (the first write), `start_strategy`, `make_tuner`, and `finish`. Every step that
+can refuse a run comes before the first write, so a refused run leaves nothing behind.
+
 Ray does the distribution: the ask/tell strategy is wrapped as a Tune `Searcher`, candidates run as a Tune
 function trainable with fractional GPUs, and ASHA can stop weak candidates. Resuming does not rely on Tune's
 own restore (which loses custom searcher state in some versions): the run folder holds the strategy's state and
@@ -9,46 +14,25 @@ experiment that first re-launches the candidates that were in flight.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
+import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import search_spaces
 import strategies
 from nas import atomic
-from nas.errors import UserError, one_line
+from nas.search import cluster
 from nas.search.candidate import METRIC, Evaluator
-from nas.search.config import SearchConfig
-from nas.search.run_folder import DEFAULT_RESULTS_DIR, RunFolder, write_trials
+from nas.search.config import SearchConfig, make_config
+from nas.search.run_folder import RunFolder, RunState, check_new_run, create_run, load_run, write_trials
 from nas.train.presets import PRESETS
 
-STATE_FORMAT = "nas-search-state/1"
-
-
 # -- the driver side: bookkeeping of one run --
-
-
-@dataclass
-class RunState:
-    """What survives between attempts of a run, besides trials.parquet."""
-
-    strategy: dict[str, Any]
-    elapsed_s: float = 0.0  # search time spent by earlier attempts
-    attempts: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": STATE_FORMAT,
-            "strategy": self.strategy,
-            "elapsed_s": self.elapsed_s,
-            "attempts": self.attempts,
-        }
 
 
 @dataclass
@@ -144,84 +128,6 @@ def result_fields(result: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-# -- starting and resuming --
-
-
-def run_folder_for(config_name: str, results_dir: str | os.PathLike | None) -> RunFolder:
-    return RunFolder(Path(results_dir or DEFAULT_RESULTS_DIR).absolute() / config_name)
-
-
-def create_run(config: SearchConfig, results_dir: str | os.PathLike | None) -> RunFolder:
-    run = run_folder_for(config.name, results_dir)
-    if run.config_path.exists():
-        raise UserError(
-            f"run {config.name!r} already exists in {run.path.parent}; resume it with "
-            f"`nas search --resume {config.name}` or choose another --name"
-        )
-    try:
-        run.path.mkdir(parents=True, exist_ok=True)
-        probe = run.path / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise UserError(
-            f"cannot write the run folder {run.path} ({e.strerror}); pass a writable --results-dir"
-        ) from None
-    return run
-
-
-def load_run(
-    name: str, results_dir: str | os.PathLike | None
-) -> tuple[RunFolder, SearchConfig, RunState, list[dict]]:
-    from nas.search.config import make_config
-    from nas.search.run_folder import open_run
-
-    run = open_run(name, results_dir)
-    run = RunFolder(run.path.absolute())
-    saved = run.config()
-    try:
-        config = make_config({k: v for k, v in saved.items() if k != "format"})
-    except UserError as e:
-        raise UserError(f"run {run.name} has an invalid config.json: {e}") from None
-    state = RunState(strategy={})
-    if run.strategy_state_path.exists():
-        try:
-            data = json.loads(run.strategy_state_path.read_text())
-            if data.get("format") != STATE_FORMAT:
-                raise ValueError(f"format {data.get('format')!r}")
-            state = RunState(
-                strategy=data["strategy"], elapsed_s=float(data["elapsed_s"]), attempts=int(data["attempts"])
-            )
-        except (ValueError, KeyError, TypeError) as e:
-            raise UserError(
-                f"{run.strategy_state_path} is corrupt ({e}); the run cannot be resumed"
-            ) from None
-    return run, config, state, run.trials()
-
-
-def resolve_resources(config: SearchConfig) -> SearchConfig:
-    """Fill in GPUs per candidate and concurrency from what the Ray cluster has, once, at a run's first start:
-    both are saved, because the strategy's proposals depend on the concurrency."""
-    import ray
-
-    resources = ray.cluster_resources()
-    gpus, cpus = resources.get("GPU", 0.0), resources.get("CPU", 1.0)
-    gpus_per_trial = (
-        config.gpus_per_trial if config.gpus_per_trial is not None else (0.25 if gpus > 0 else 0.0)
-    )
-    if gpus_per_trial > 0 and gpus == 0:
-        raise UserError(
-            f"--gpus-per-trial {gpus_per_trial} asks for GPUs but the Ray cluster has none; "
-            "pass --gpus-per-trial 0 to train on CPUs"
-        )
-    concurrency = config.concurrency
-    if concurrency is None:
-        by_cpu = int(cpus // config.cpus_per_trial)
-        by_gpu = int(gpus // gpus_per_trial) if gpus_per_trial > 0 else by_cpu
-        concurrency = max(1, min(by_cpu, by_gpu))
-    return replace(config, gpus_per_trial=gpus_per_trial, concurrency=concurrency)
-
-
 def reconcile(strategy, rows: list[dict[str, Any]]) -> None:
     """Tell the strategy results that reached trials.parquet but not its saved state (a kill between the two
     writes), so no finished candidate is trained again."""
@@ -236,22 +142,126 @@ def reconcile(strategy, rows: list[dict[str, Any]]) -> None:
             strategy.tell(proposal.id, row[METRIC])
 
 
-def init_ray(address: str | None) -> None:
-    import ray
+# -- the steps of a search --
 
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    for name in ("ray", "ray.tune", "ray.train"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    if ray.is_initialized():
-        return
-    try:
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(include_dashboard=False, log_to_driver=False)
-    except (ConnectionError, ValueError, RuntimeError) as e:
-        where = f"the Ray cluster at {address}" if address else "a local Ray"
-        raise UserError(f"could not start or reach {where}: {one_line(e)[:300]}") from None
+
+@dataclass
+class Plan:
+    """A run about to start or continue: checked, nothing written yet."""
+
+    config: SearchConfig
+    run: RunFolder
+    state: RunState
+    rows: list[dict[str, Any]]
+    resumed: bool
+
+
+def plan_run(
+    config: SearchConfig | None,
+    resume: str | os.PathLike | None,
+    results_dir: str | os.PathLike | None,
+    overrides: dict[str, Any] | None,
+) -> Plan:
+    if resume is not None:
+        run, saved, state, rows = load_run(resume, results_dir)
+        if overrides:
+            saved = make_config({**saved.to_dict(), **overrides})
+        return Plan(saved, run, state, rows, resumed=True)
+    if config is None:
+        raise TypeError("run_search needs a config or resume=RUN")
+    return Plan(config, check_new_run(config.name, results_dir), RunState(), [], resumed=False)
+
+
+def read_data(config: SearchConfig):
+    """The training and validation images every candidate of the run uses, read once here on the machine that
+    starts the search (a missing or corrupt dataset is one clear error before anything is written)."""
+    from nas.train.data import load_splits
+
+    train = PRESETS[config.preset].train
+    return load_splits(
+        config.data,
+        seed=config.seed,
+        val_size=config.val_size,
+        train_subset=train.train_subset,
+        val_subset=train.val_subset,
+        image_size=config.image_size,
+        test_fraction=config.test_fraction,
+    )
+
+
+def write_run_folder(plan: Plan, results_dir: str | os.PathLike | None) -> RunFolder:
+    """The first write of a run: its folder (a new run) and its resolved config."""
+    run = plan.run if plan.resumed else create_run(plan.config.name, results_dir)
+    atomic.write_json(run.config_path, plan.config.to_dict())
+    return run
+
+
+def start_strategy(config: SearchConfig, space, state: RunState, rows: list[dict[str, Any]], scores):
+    # A saved state carries its warm start; only a run without one (new, or killed while scoring) scores.
+    warm = scores.warm_start() if scores is not None and config.warm_start and not state.strategy else ()
+    strategy = strategies.make_strategy(
+        config.strategy,
+        space,
+        seed=config.seed,
+        concurrency=config.concurrency,
+        dedupe=config.dedupe,
+        **({"warm_start": warm} if warm else {}),
+        **config.strategy_options,
+    )
+    if state.strategy:
+        strategy.load_state_dict(state.strategy)
+    reconcile(strategy, rows)
+    return strategy
+
+
+def start_progress(config: SearchConfig, state: RunState, rows: list[dict[str, Any]]) -> SearchCounts:
+    progress = SearchCounts(
+        total=config.trials, time_budget_s=config.time_budget_s, elapsed_before=state.elapsed_s
+    )
+    for row in rows:
+        progress.add(row)
+    progress.done_before = progress.done
+    return progress
+
+
+def make_tuner(run: RunFolder, config: SearchConfig, attempt: int, searcher, scheduler, trainable):
+    from ray import tune
+
+    # A custom searcher gets one pending trial at a time unless this is raised (Tune reads it at fit()).
+    os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = str(config.concurrency)
+    # The new output engine prints even at verbose=0; ours is nas.search.live_display.
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    return tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            search_alg=searcher,
+            scheduler=scheduler,
+            num_samples=-1,
+            reuse_actors=True,
+            trial_name_creator=lambda t: f"candidate_{t.trial_id}",
+            trial_dirname_creator=lambda t: f"candidate_{t.trial_id}",
+        ),
+        run_config=tune.RunConfig(
+            name=f"attempt-{attempt}",
+            storage_path=str(run.path / "ray"),  # written by the driver only; workers report through Ray
+            verbose=0,
+            # A worker lost with its node is retried elsewhere; a candidate's own errors are results, not retries.
+            failure_config=tune.FailureConfig(max_failures=2),
+        ),
+    )
+
+
+def result_row(proposal, config: SearchConfig, result: dict[str, Any] | None, status: str | None) -> dict:
+    """One trials row from what Tune handed back: a final report, an early stop or a lost worker."""
+    row = {**base_row(proposal, config), "error": None}
+    if status == "stopped":
+        curve = [float(a) for a in result["val_curve"]]
+        row.update(status="stopped", val_curve=curve, val_accuracy=curve[-1] if curve else None)
+    elif status == "failed":
+        row.update(status="failed", error="the worker running this candidate died (see Ray's logs)")
+    else:
+        row.update(result_fields(result))
+    return row
 
 
 @dataclass
@@ -264,91 +274,97 @@ class SearchOutcome:
 def run_search(
     config: SearchConfig | None = None,
     *,
-    resume: str | None = None,
+    resume: str | os.PathLike | None = None,
     results_dir: str | os.PathLike | None = None,
     evaluator: Evaluator | None = None,
     overrides: dict[str, Any] | None = None,
     quiet: bool = False,
     on_result: Callable[[dict[str, Any]], None] | None = None,
+    on_start: Callable[[RunFolder], None] | None = None,
 ) -> SearchOutcome:
-    """Start a new run from `config`, or continue the run named `resume` (with `overrides` of its budget)."""
+    """Start a new run from `config`, or continue the run named `resume` (with `overrides` of its budget).
 
-    if resume is not None:
-        run, config, state, rows = load_run(resume, results_dir)
-        if overrides:
-            from nas.search.config import make_config
-
-            config = make_config({**config.to_dict(), **overrides})
-    assert config is not None
-    if evaluator is None:
+    `evaluator` replaces candidate training (tests); the run's data is then read and shipped only if
+    `config.data` is set. `on_start(run)` is called once the run folder exists, `on_result(row)` after every
+    recorded candidate."""
+    plan = plan_run(config, resume, results_dir, overrides)
+    splits = read_data(plan.config) if evaluator is None or plan.config.data is not None else None
+    if splits is not None:
         from nas.search.config import with_dataset
+
+        plan.config = with_dataset(plan.config)  # own data: config.json records its size, classes, mean/std
+    if evaluator is None:
         from nas.search.train_trial import evaluate_candidate as evaluator
 
-        config = with_dataset(config)  # reads the data once, before anything is written (own-data issue)
-    if resume is not None:
-        atomic.write_json(run.config_path, config.to_dict())
-    else:
-        run = create_run(config, results_dir)
-        state, rows = RunState(strategy={}), []
-
-    init_ray(config.address)
-    if resume is None:
-        config = resolve_resources(config)
-        atomic.write_json(run.config_path, config.to_dict())
-
-    space = search_spaces.make_space(config.space, **config.space_options)
-    strategy = strategies.make_strategy(
-        config.strategy,
-        space,
-        seed=config.seed,
-        concurrency=config.concurrency,
-        dedupe=config.dedupe,
-        **config.strategy_options,
+    c = plan.config
+    ray = f"connecting to the Ray cluster at {c.address}" if c.address else "starting a local Ray"
+    print(
+        f"{c.name}: {'resuming' if plan.resumed else 'starting'} {c.strategy} on {c.space}, preset {c.preset}; "
+        f"results in {plan.run.path}; {ray}",
+        file=sys.stderr,
+        flush=True,
     )
-    if state.strategy:
-        strategy.load_state_dict(state.strategy)
-    reconcile(strategy, rows)
+    ray_log = cluster.RayLog().open()
+    try:
+        cluster.connect(plan.config.address)
+        if plan.resumed:
+            cluster.check_fits(plan.config.cpus_per_trial, plan.config.gpus_per_trial or 0.0)
+        else:
+            plan.config = cluster.resolve_resources(plan.config)
+        shipped = cluster.ship(splits) if splits is not None else None
+        run = write_run_folder(plan, results_dir)
+        ray_log.to_file(run.log_path)
+        if on_start is not None:
+            on_start(run)
+        return search(run, plan, evaluator, shipped, quiet=quiet, on_result=on_result)
+    finally:
+        ray_log.close()
+
+
+def search(run: RunFolder, plan: Plan, evaluator, shipped, *, quiet: bool, on_result) -> SearchOutcome:
+    """The search itself, once the run folder exists: Tune trains what the strategy proposes."""
+    from nas.search import tune_glue
+    from nas.search.live_display import LiveDisplay
+    from nas.search.warm_start import run_scores
+
+    config, state, rows = plan.config, plan.state, plan.rows
+    space = search_spaces.make_space(config.space, **config.space_options)
+    scores = run_scores(config, space, run)  # training-free scores (and the warm start), when configured
+    strategy = start_strategy(config, space, state, rows, scores)
     state.attempts += 1
     recorder = Recorder(run, strategy, state, rows)
     recorder.save()
-
-    progress = SearchCounts(
-        total=config.trials, time_budget_s=config.time_budget_s, elapsed_before=state.elapsed_s
-    )
-    for row in rows:
-        progress.add(row)
-    progress.done_before = progress.done
+    progress = start_progress(config, state, rows)
     deadline = None
     if config.time_budget_s is not None:
         deadline = time.monotonic() + max(config.time_budget_s - state.elapsed_s, 0.0)
 
-    from ray import tune
-
-    from nas.search import tune_glue
-    from nas.search.live_display import LiveDisplay
-
-    scheduler = (
-        tune_glue.EarlyStopping(PRESETS[config.preset].train.epochs) if config.scheduler == "asha" else None
-    )
-    if scheduler is not None:
+    scheduler = None
+    if config.scheduler == "asha":
+        scheduler = tune_glue.EarlyStopping(PRESETS[config.preset].train.epochs)
         scheduler.prime([row["val_curve"] for row in rows if row["val_curve"]])
-    display = LiveDisplay(progress, config, quiet=quiet)
+    display = LiveDisplay(progress, config, quiet=quiet, run_path=run.path)
     listeners = [display.on_result] + ([on_result] if on_result else [])
 
+    inbox = cluster.make_inbox()
+
     def record(proposal, result, status) -> None:
-        row = {**base_row(proposal, config), "error": None}
-        if status == "stopped":
-            curve = [float(a) for a in result["val_curve"]]
-            row.update(status="stopped", val_curve=curve, val_accuracy=curve[-1] if curve else None)
-        elif status == "failed":
-            row.update(status="failed", error="the worker running this candidate died (see Ray's logs)")
-        else:
-            row.update(result_fields(result))
-        if row["status"] == "failed" or row["val_accuracy"] is None:
-            strategy.tell_failure(proposal.id, row["error"] or "no validation accuracy")
-        else:
+        row = result_row(proposal, config, result, status)
+        if scores is not None:
+            row.update(scores.columns(proposal.arch))
+        usable = row["status"] != "failed" and row["val_accuracy"] is not None
+        if usable:
             strategy.tell(proposal.id, row[METRIC])
+        else:
+            strategy.tell_failure(proposal.id, row["error"] or "no validation accuracy")
         recorder.add(row)
+        weights = cluster.take_weights(inbox, proposal.id) if result and result.get("has_weights") else None
+        if (
+            weights
+            and row["status"] == "completed"
+            and (progress.best is None or row[METRIC] > progress.best[METRIC])
+        ):
+            keep_best_weights(run, config, row, weights)
         progress.add(row)
         for listener in listeners:
             listener(row)
@@ -366,34 +382,48 @@ def run_search(
         scheduler=scheduler,
         on_running=set_running,
     )
-    # A custom searcher gets one pending trial at a time unless this is raised (Tune reads it at fit()).
-    os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = str(config.concurrency)
-    os.environ["RAY_AIR_NEW_OUTPUT"] = (
-        "0"  # the new output engine prints even at verbose=0; ours is nas.search.live_display
+    trainable = tune_glue.make_trainable(
+        evaluator, config.cpus_per_trial, config.gpus_per_trial, data=shipped, inbox=inbox
     )
-    tuner = tune.Tuner(
-        tune_glue.make_trainable(evaluator, config.cpus_per_trial, config.gpus_per_trial),
-        tune_config=tune.TuneConfig(
-            search_alg=searcher,
-            scheduler=scheduler,
-            num_samples=-1,
-            reuse_actors=True,
-            trial_name_creator=lambda t: f"candidate_{t.trial_id}",
-            trial_dirname_creator=lambda t: f"candidate_{t.trial_id}",
-        ),
-        run_config=tune.RunConfig(
-            name=f"attempt-{state.attempts}",
-            storage_path=str(run.path / "ray"),
-            verbose=0,
-            # A worker lost with its node is retried elsewhere; a candidate's own errors are results, not retries.
-            failure_config=tune.FailureConfig(max_failures=2),
-        ),
-    )
+    tuner = make_tuner(run, config, state.attempts, searcher, scheduler, trainable)
     attempt_started = time.monotonic()
-    with display:
-        tuner.fit()
+    try:
+        with display:
+            tuner.fit()
+    finally:
+        cluster.close_inbox(inbox)
     recorder.save(elapsed_s=state.elapsed_s + time.monotonic() - attempt_started)
-    finished = not strategy.pending() and searcher.budget_spent()
+    return finish(run, progress, finished=not strategy.pending() and searcher.budget_spent())
+
+
+def keep_best_weights(run: RunFolder, config: SearchConfig, row: dict[str, Any], weights: bytes) -> None:
+    """The best candidate so far, as trained during the search, as a checkpoint (RUN/best.pt) that rebuilds it."""
+    import io
+
+    import torch
+
+    from nas.search.config import fitted_preset, preprocessing
+    from nas.train.checkpoint import Checkpoint, save_checkpoint
+
+    save_checkpoint(
+        run.best_checkpoint_path,
+        Checkpoint(
+            arch=search_spaces.arch_from_json(row["arch"], **config.space_options),
+            space_options=config.space_options,
+            model_config=fitted_preset(config).model,  # own data: its classes and image size
+            state_dict=torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True),
+            metadata={
+                "run": run.name,
+                "trial_id": row["trial_id"],
+                METRIC: row[METRIC],
+                "preset": config.preset,
+            },
+            preprocessing=preprocessing(config),
+        ),
+    )
+
+
+def finish(run: RunFolder, progress: SearchCounts, *, finished: bool) -> SearchOutcome:
     if finished and progress.completed:
         refresh_pictures(run)
     return SearchOutcome(run=run, progress=progress, finished=finished)

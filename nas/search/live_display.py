@@ -21,8 +21,8 @@ class LiveDisplay:
     """The terminal view of a running search, redrawn from its SearchCounts: a rich live panel on stderr, or
     one plain line per finished candidate when `quiet`."""
 
-    def __init__(self, progress, config, quiet: bool = False):
-        self.progress, self.config, self.quiet = progress, config, quiet
+    def __init__(self, progress, config, quiet: bool = False, run_path=None):
+        self.progress, self.config, self.quiet, self.run_path = progress, config, quiet, run_path
         self.console = Console(stderr=True)
         self.live: Live | None = None
 
@@ -35,6 +35,7 @@ class LiveDisplay:
         )
         lines = [
             Text(f"{self.config.name}: {self.config.strategy} on {self.config.space}", style="bold"),
+            *([Text(f"results: {self.run_path}", style="dim")] if self.run_path else []),
             Text(counts),
         ]
         if p.best is None:

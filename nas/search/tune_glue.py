@@ -3,6 +3,7 @@ early stopping (on the driver). Imported only when a search starts, so the CLI s
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,9 +25,16 @@ def _error_text(error: BaseException) -> str:
     return one_line(f"{type(error).__name__}: {error}")[:500]
 
 
-def candidate_trainable(config: dict[str, Any], evaluator: Evaluator) -> None:
-    """Tune function trainable: one report per epoch, then one final report with the candidate's metrics."""
+def candidate_trainable(config: dict[str, Any], evaluator: Evaluator, data=None, inbox=None) -> None:
+    """Tune function trainable: one report per epoch, then one final report with the candidate's metrics.
+
+    `data` (nas.search.cluster.ShippedData) brings the run's images from Ray's object store. What the
+    candidate produces goes back to the driver through Ray: metrics in `tune.report`, trained weights (when
+    the evaluator returns them as "weights" bytes) to the driver's `inbox` actor. A worker writes no file the
+    run needs."""
     request = CandidateRequest(**config["request"])
+    if data is not None:
+        request = dataclasses.replace(request, dataset=data.get())
 
     def report(epoch: int, accuracy: float) -> None:
         tune.report({METRIC: float(accuracy), "epoch": int(epoch), "final": False})
@@ -38,6 +46,12 @@ def candidate_trainable(config: dict[str, Any], evaluator: Evaluator) -> None:
     ) as e:  # the evaluator should not raise; if it does, the candidate fails, the search goes on
         result = {"status": CandidateStatus.FAILED, "error": _error_text(e)}
     status = result.get("status", CandidateStatus.FAILED)
+    weights = result.pop("weights", None)
+    if weights is not None and inbox is not None and status == CandidateStatus.COMPLETED:
+        import ray
+
+        ray.get(inbox.put.remote(request.proposal, weights))  # before the report that makes it a result
+        result["has_weights"] = True
     accuracy = result.get(METRIC) if status == CandidateStatus.COMPLETED else None
     # Tune wants the metric in every report; "has_accuracy" tells a real 0.0 from a failure's placeholder.
     tune.report(
@@ -143,7 +157,8 @@ class StrategySearcher(Searcher):
                 return None  # waiting for results the next proposal depends on
         self.in_flight[trial_id] = proposal
         self.on_running(len(self.in_flight))
-        return {"request": self.request(proposal).__dict__}
+        # The dataset travels separately (the object store), never inside Tune's config.
+        return {"request": {k: v for k, v in self.request(proposal).__dict__.items() if k != "dataset"}}
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if not result.get("final") and "epoch" in result:
@@ -173,9 +188,10 @@ class StrategySearcher(Searcher):
         pass
 
 
-def make_trainable(evaluator: Evaluator, cpus: float, gpus: float):
+def make_trainable(evaluator: Evaluator, cpus: float, gpus: float, data=None, inbox=None):
     return tune.with_resources(
-        tune.with_parameters(candidate_trainable, evaluator=evaluator), {"cpu": cpus, "gpu": gpus}
+        tune.with_parameters(candidate_trainable, evaluator=evaluator, data=data, inbox=inbox),
+        {"cpu": cpus, "gpu": gpus},
     )
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 import search_spaces
 from nas.atomic import write_json
+from nas.search.candidate import CandidateStatus
 from nas.search.run_folder import RunFolder, write_trials
 from nas.viz.cell_diagram import save_cell_diagram
 from nas.viz.progress_plot import plot_progress
@@ -39,10 +40,10 @@ def synthetic_run(
         arch = space.sample(rng)
         params = float(np.exp(rng.normal(np.log(2.0e6), 0.45)))
         clock += float(rng.uniform(40, 110))  # seconds between results
-        status = rng.choice(["completed", "failed", "stopped"], p=[0.84, 0.06, 0.10])
+        status = CandidateStatus(rng.choice(list(CandidateStatus), p=[0.84, 0.06, 0.10]))
         drift = 0.03 * (1 - np.exp(-i / 20)) if learns else 0.0
         acc = 0.88 + 0.012 * np.log(params / 1e6) + drift + float(rng.normal(0, 0.012))
-        if status == "stopped":
+        if status == CandidateStatus.STOPPED:
             acc -= 0.08  # stopped runs report an early-epoch accuracy
         rows.append(
             {
@@ -52,14 +53,14 @@ def synthetic_run(
                 "arch_hash": search_spaces.canonical_hash(arch),
                 "strategy": strategy,
                 "space": "nasnet",
-                "val_curve": None if status == "failed" else [acc],
-                "val_accuracy": None if status == "failed" else acc,
+                "val_curve": None if status == CandidateStatus.FAILED else [acc],
+                "val_accuracy": None if status == CandidateStatus.FAILED else acc,
                 "params": int(params),
                 "flops": None,
                 "wall_s": None,
                 "images_per_s": None,
                 "status": str(status),
-                "error": "synthetic failure" if status == "failed" else None,
+                "error": "synthetic failure" if status == CandidateStatus.FAILED else None,
                 "finished_at": clock,
             }
         )

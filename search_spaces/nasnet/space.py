@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import numpy as np
@@ -20,6 +20,9 @@ from search_spaces.nasnet.arch import (
     NasnetArch,
     known_ops,
 )
+
+if TYPE_CHECKING:
+    from search_spaces.code import ExportCode
 
 
 @register_space("nasnet")
@@ -166,7 +169,7 @@ class NasnetSpace(SearchSpace):
         return {f"{name} cell": cell.to_graph() for name, cell in arch.cells().items()}
 
     @classmethod
-    def export_code(cls, arch: NasnetArch, config: ModelConfig):
+    def export_code(cls, arch: NasnetArch, config: ModelConfig) -> ExportCode:
         from search_spaces.nasnet.network import export_code
 
         return export_code(arch, config)

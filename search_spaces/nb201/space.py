@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from search_spaces._registry import register_space
 from search_spaces.base import ArchitectureError, ModelConfig, SearchSpace
 from search_spaces.nb201.arch import EDGES, OPS, REGISTRY_OP, Nb201Arch
+
+if TYPE_CHECKING:
+    from search_spaces.code import ExportCode
 
 
 @register_space("nb201")
@@ -77,7 +80,7 @@ class Nb201Space(SearchSpace):
     # -- export (pictures need only diagram_note and registry_ops) --
 
     @classmethod
-    def export_code(cls, arch: Nb201Arch, config: ModelConfig):
+    def export_code(cls, arch: Nb201Arch, config: ModelConfig) -> ExportCode:
         from search_spaces.nb201.network import export_code
 
         return export_code(arch, config)

@@ -1,0 +1,232 @@
+"""`nas score`: training-free scores of one architecture, of a run's candidates, or of random cells."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from nas.commands.options import ResultsDir
+from nas.errors import UserError
+
+
+def _read_target(text: str, space_name: str | None):
+    """An architecture JSON file, a known cell name, or a string in a space's notation (NB201's |op~0|...)."""
+    import search_spaces
+    from search_spaces.known_cells import KNOWN_CELLS
+
+    if Path(text).is_file():
+        from nas.arch_file import read_arch_file
+
+        return read_arch_file(text)
+    if text in KNOWN_CELLS:
+        return KNOWN_CELLS[text]
+    try:
+        return search_spaces.make_space(space_name or "nb201").parse(text)
+    except search_spaces.ArchitectureError as e:
+        raise UserError(
+            f"{text!r} is not an architecture file, a known cell ({', '.join(sorted(KNOWN_CELLS))}) "
+            f"or a cell string of the {space_name or 'nb201'} space: {e}"
+        ) from None
+
+
+def score(
+    target: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[ARCH|RUN]",
+            help="An architecture (JSON file, known cell, or NB201 string), or a run whose candidates to "
+            "score.",
+        ),
+    ] = None,
+    sample: Annotated[
+        int | None, typer.Option("--sample", min=1, help="Score N random distinct cells of --space instead.")
+    ] = None,
+    space: Annotated[
+        str | None, typer.Option(help="Space for --sample or a cell string. [default: nb201]")
+    ] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            help="Network size to score at, as trained by this preset. [default: the run's, or proxy]"
+        ),
+    ] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(help="CIFAR-10 folder for the batch. [default: the run's]", envvar="NAS_DATA"),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the batch, the initialisation and --sample.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=2, help="Images in the scoring batch.")] = 64,
+    device: Annotated[str | None, typer.Option(help="cpu or cuda. [default: cuda when available]")] = None,
+    top: Annotated[int, typer.Option(min=1, help="Rows of the table (all are written).")] = 20,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o", "--output", help="Parquet file. [default: RUN/scores.parquet or results/scores-*.parquet]"
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Compute every score, even if cached.")
+    ] = False,
+    results_dir: ResultsDir = None,
+) -> None:
+    """Score architectures without training them (synflow, naswot and their rank sum); no GPU needed."""
+    import search_spaces
+    from nas.search.run_folder import DEFAULT_RESULTS_DIR, open_run
+    from nas.train.presets import PRESETS
+
+    if (target is None) == (sample is None):
+        raise UserError("say what to score: an ARCH, a RUN, or --sample N (exactly one)")
+    if preset is not None and preset not in PRESETS:
+        raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    if space is not None and space not in search_spaces.SPACES:
+        raise UserError(
+            f"unknown search space {space!r}; choose one of {', '.join(sorted(search_spaces.SPACES))}"
+        )
+    if device not in (None, "cpu", "cuda"):
+        raise UserError(f"--device {device!r}: choose cpu or cuda")
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UserError("--device cuda: no CUDA GPU is visible to torch here; use --device cpu")
+    if output is not None and output.suffix != ".parquet":
+        raise UserError(f"-o {output}: scores are written as Parquet; name the file .parquet")
+    trials: list[dict[str, Any]] = []
+    split_seed, val_size, space_options = seed or 0, 0, {}  # no run: the batch comes from all training images
+    if sample is not None:
+        from nas.scores.scorer import sample_distinct
+
+        space_name = space or "nb201"
+        archs = sample_distinct(search_spaces.make_space(space_name), sample, seed=seed or 0)
+        default_out = (
+            Path(results_dir or DEFAULT_RESULTS_DIR)
+            / f"scores-{space_name}-sample{sample}-seed{seed or 0}.parquet"
+        )
+    elif Path(target).is_file() or not _is_run(target, results_dir):
+        archs = [_read_target(target, space)]
+        space_name = archs[0].space
+        default_out = (
+            Path(results_dir or DEFAULT_RESULTS_DIR)
+            / f"scores-{search_spaces.canonical_hash(archs[0])}.parquet"
+        )
+    else:
+        run = open_run(target, results_dir)
+        saved = run.config()
+        space_name, space_options = saved["space"], saved.get("space_options") or {}
+        preset, data = preset or saved["preset"], data or saved.get("data")
+        split_seed, val_size = saved.get("seed", 0) if seed is None else seed, saved.get("val_size", 5000)
+        trials = sorted(run.trials(), key=lambda t: t["proposal"])
+        if not trials:
+            raise UserError(f"run {run.name} has no candidates yet")
+        archs = [search_spaces.arch_from_json(t["arch"], **space_options) for t in trials]
+        default_out = run.path / "scores.parquet"
+    output = output or default_out
+
+    from nas.scores import DEFAULT_SCORES, combined_rank
+    from nas.scores.scorer import Scorer, score_batch
+
+    images = score_batch(data, seed=split_seed, size=batch_size, val_size=val_size)
+    scorer = Scorer(
+        search_spaces.make_space(space_name, **space_options),
+        PRESETS[preset or "proxy"].model,
+        images,
+        seed=split_seed,
+        device=device,
+        cache_dir=None if no_cache else "default",
+    )
+    started = time.perf_counter()
+    records = scorer.score_many(archs)
+    wall = time.perf_counter() - started
+    ranks = combined_rank(records)
+    rows = []
+    for i, (arch, record) in enumerate(zip(archs, records)):
+        row = {
+            "arch": search_spaces.to_json(arch),
+            "arch_hash": search_spaces.canonical_hash(arch),
+            **{f"score_{n}": record[n] for n in DEFAULT_SCORES},
+            "combined_rank": float(ranks[i]),
+            "error": record["error"],
+            "seconds": record["seconds"],
+        }
+        if trials:
+            row.update(trial_id=trials[i]["trial_id"], val_accuracy=trials[i]["val_accuracy"])
+        rows.append(row)
+    _write(output, rows)
+    _print_table(rows, archs, top, bool(trials))
+    computed = scorer.computed
+    per_cell = f"{scorer.compute_s / computed:.3f} s per cell computed" if computed else "all from the cache"
+    typer.echo(
+        f"scored {len(archs)} cells ({computed} computed, {len(archs) - computed} from the cache) "
+        f"in {wall:.1f} s on {scorer.device.type}: {per_cell}; "
+        f"{preset or 'proxy'} preset network, batch of {len(images)}"
+    )
+    if trials:
+        typer.echo(_correlations(rows))
+    typer.echo(f"wrote {output}")
+
+
+def _is_run(name: str, results_dir) -> bool:
+    from nas.search.run_folder import open_run
+
+    try:
+        return (open_run(name, results_dir).config_path).exists()
+    except UserError:
+        return False
+
+
+def _write(path: Path, rows: list[dict[str, Any]]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from nas.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        pq.write_table(pa.Table.from_pylist(rows), tmp)
+
+
+def _correlations(rows: list[dict[str, Any]]) -> str:
+    from nas.viz.score_plot import spearman_with_accuracy
+
+    parts = []
+    for column in ("score_synflow", "score_naswot", "combined_rank"):
+        rho, n = spearman_with_accuracy(rows, column)
+        parts.append(f"{column.removeprefix('score_')} {'n/a' if rho is None else f'{rho:+.3f}'}")
+    return f"Spearman with validation accuracy over {n} completed candidates: " + ", ".join(parts)
+
+
+def _print_table(rows: list[dict[str, Any]], archs, top: int, with_accuracy: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    order = sorted(range(len(rows)), key=lambda i: -rows[i]["combined_rank"])[:top]
+    table = Table(title=f"best {len(order)} of {len(rows)} by the rank sum of synflow and naswot")
+    for column in (
+        "rank sum",
+        "synflow",
+        "naswot",
+        *(("trial", "val acc %") if with_accuracy else ()),
+        "hash",
+        "cell",
+    ):
+        table.add_column(column, justify="left" if column in ("trial", "hash", "cell") else "right")
+    for i in order:
+        row = rows[i]
+        accuracy = row.get("val_accuracy")
+        extra = (
+            (row["trial_id"], "-" if accuracy is None else f"{100 * accuracy:.2f}") if with_accuracy else ()
+        )
+        text = str(archs[i])
+        table.add_row(
+            f"{row['combined_rank']:g}",
+            "unscorable" if row["error"] else f"{row['score_synflow']:.3e}",
+            "unscorable" if row["error"] else f"{row['score_naswot']:.2f}",
+            *extra,
+            row["arch_hash"],
+            text if len(text) <= 80 else text[:77] + "...",
+        )
+    Console().print(table)
