@@ -184,6 +184,8 @@ def read_data(config: SearchConfig):
         val_size=config.val_size,
         train_subset=train.train_subset,
         val_subset=train.val_subset,
+        image_size=config.image_size,
+        test_fraction=config.test_fraction,
     )
 
 
@@ -287,6 +289,10 @@ def run_search(
     recorded candidate."""
     plan = plan_run(config, resume, results_dir, overrides)
     splits = read_data(plan.config) if evaluator is None or plan.config.data is not None else None
+    if splits is not None:
+        from nas.search.config import with_dataset
+
+        plan.config = with_dataset(plan.config)  # own data: config.json records its size, classes, mean/std
     if evaluator is None:
         from nas.search.train_trial import evaluate_candidate as evaluator
 
@@ -396,6 +402,7 @@ def keep_best_weights(run: RunFolder, config: SearchConfig, row: dict[str, Any],
 
     import torch
 
+    from nas.search.config import fitted_preset, preprocessing
     from nas.train.checkpoint import Checkpoint, save_checkpoint
 
     save_checkpoint(
@@ -403,7 +410,7 @@ def keep_best_weights(run: RunFolder, config: SearchConfig, row: dict[str, Any],
         Checkpoint(
             arch=search_spaces.arch_from_json(row["arch"], **config.space_options),
             space_options=config.space_options,
-            model_config=PRESETS[config.preset].model,
+            model_config=fitted_preset(config).model,  # own data: its classes and image size
             state_dict=torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True),
             metadata={
                 "run": run.name,
@@ -411,6 +418,7 @@ def keep_best_weights(run: RunFolder, config: SearchConfig, row: dict[str, Any],
                 METRIC: row[METRIC],
                 "preset": config.preset,
             },
+            preprocessing=preprocessing(config),
         ),
     )
 

@@ -97,6 +97,25 @@ class Preset:
     def from_dict(cls, data: dict[str, Any]) -> Preset:
         return cls(data["name"], ModelConfig(**data["model"]), TrainConfig(**data["train"]))
 
+    def for_data(self, num_classes: int, image_size: int) -> Preset:
+        """This preset fitted to a dataset: the classifier's class count, the input size with the stem stride
+        that keeps compute per candidate near CIFAR's, and crop padding and cutout scaled from their 32-pixel
+        values. At CIFAR-10's 10 classes and 32 pixels it is the preset itself."""
+        from nas.train.data import stem_stride
+
+        def scaled(pixels_at_32: int) -> int:
+            return round(pixels_at_32 * image_size / 32)
+
+        model = dataclasses.replace(
+            self.model, num_classes=num_classes, image_size=image_size, stem_stride=stem_stride(image_size)
+        )
+        train = dataclasses.replace(
+            self.train,
+            crop_padding=scaled(self.train.crop_padding),
+            cutout=scaled(self.train.cutout),
+        )
+        return dataclasses.replace(self, model=model, train=train)
+
 
 PRESETS: dict[str, Preset] = {
     "smoke": Preset(
