@@ -1,10 +1,12 @@
-"""NAS engine: searches cell-based CNN architectures on CIFAR-10 and hands the winner back as PyTorch.
+"""NAS engine: searches cell-based CNN architectures on CIFAR-10 or your own images and hands the winner
+back as PyTorch.
 
     import nas
     run = nas.search(strategy="evolution", space="nb201", preset="cpu", trials=8, data="cifar10/")
     run.trials, run.best, run.final(), run.export("model/")
     nas.open_run("evolution-nb201-0").resume(trials=16)
     model = nas.load("model/")
+    names, probabilities = model.predict(["photo.jpg"])
 
 Everything is imported on first use, so `import nas` stays light (no torch, Ray, pandas or matplotlib).
 `nas.search` is also the package of the search engine (nas.search.config, nas.search.driver, ...); calling it
@@ -17,7 +19,9 @@ __all__ = ["Run", "load", "open_run", "search"]
 
 
 def load(path):
-    """The network in an export folder (`nas export ... -o PATH`), ready to use: an nn.Module in eval mode."""
+    """The network in an export folder (`nas export ... -o PATH`), ready to use: an nn.Module in eval mode
+    whose `predict(images)` takes raw images (uint8 arrays, PIL images or paths) and returns
+    (class names, probabilities)."""
     from nas.export.folder import load as load_export
 
     return load_export(path)

@@ -172,8 +172,15 @@ class Run:
 
         chosen = resolve_preset(preset)
         target = resolve_target(str(self.path), pareto_pick=pareto_pick, rank=rank)
+        own = data is None  # the run's data at the run's image size and test split
         return run_final(
-            target, chosen, data_path=data if data is not None else self.config.data, seed=seed, device=device
+            target,
+            chosen,
+            data_path=self.config.data if own else data,
+            seed=seed,
+            device=device,
+            image_size=self.config.image_size if own else None,
+            test_fraction=self.config.test_fraction,
         )
 
     def export(

@@ -56,7 +56,7 @@ def _fail(message: str):
 app = typer.Typer(
     cls=_Commands,
     name="nas",
-    help="Neural architecture search over cell search spaces (random, evolution, REINFORCE) on CIFAR-10.",
+    help="Neural architecture search over cell search spaces (random, evolution, REINFORCE) on your images.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -65,10 +65,10 @@ app = typer.Typer(
 
 @app.callback()
 def _root() -> None:
-    """Neural architecture search over cell search spaces (random, evolution, REINFORCE) on CIFAR-10."""
+    """Neural architecture search over cell search spaces (random, evolution, REINFORCE) on your images."""
 
 
-from nas.commands import bench, export, final, pictures, results, score, search, spaces
+from nas.commands import bench, export, final, pictures, predict, results, score, search, spaces
 
 app.command("spaces")(spaces.spaces)
 app.command("search")(search.search)
@@ -78,6 +78,7 @@ app.command("show")(pictures.show)
 app.command("plot")(pictures.plot)
 app.command("final")(final.final)
 app.command("export")(export.export)
+app.command("predict")(predict.predict)
 app.command("benchmark")(bench.benchmark)
 app.command("synthetic-table")(bench.synthetic_table)
 app.command("score")(score.score)

@@ -62,6 +62,23 @@ class ModelConfig:
     drop_path: float = 0.0  # largest probability of dropping a cell branch (Zoph et al. 2018); 0 turns it off
     auxiliary: bool = False  # auxiliary classifier at 2/3 depth (Szegedy et al. 2015), used in final training
     stem_multiplier: int = 3  # stem width = stem_multiplier * C, as in DARTS (Liu et al. 2019)
+    image_size: int = 32  # input height = width in pixels (for FLOPs, exports and the stem below)
+    # the stem downsamples by this (1, 2, 4...) so larger images cost about what CIFAR's do
+    stem_stride: int = 1
+
+    @property
+    def stem_conv(self) -> tuple[int, int, int]:
+        """(kernel, stride, padding) of the stem's convolution: 3x3 at stride 1 or 2; a (s+1)x(s+1) kernel at
+        stride s > 2, so every pixel is seen."""
+        s = self.stem_stride
+        return (3, s, 1) if s <= 2 else (s + 1, s, s // 2)
+
+    def stem_code(self, width: str) -> str:
+        """The stem's convolution as exported code, `width` naming its output channels."""
+        kernel, stride, padding = self.stem_conv
+        if stride == 1:
+            return f"nn.Conv2d(3, {width}, 3, padding=1, bias=False)"
+        return f"nn.Conv2d(3, {width}, {kernel}, stride={stride}, padding={padding}, bias=False)"
 
     def __post_init__(self) -> None:
         checks = {
@@ -70,6 +87,8 @@ class ModelConfig:
             "num_classes": self.num_classes >= 2,
             "drop_path": 0.0 <= self.drop_path < 1.0,
             "stem_multiplier": self.stem_multiplier >= 1,
+            "image_size": self.image_size >= 1,
+            "stem_stride": self.stem_stride >= 1 and self.stem_stride & (self.stem_stride - 1) == 0,
         }
         for name, ok in checks.items():
             if not ok:

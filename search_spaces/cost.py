@@ -6,8 +6,9 @@ The network is built on the CPU, not on the meta device: with torch 2.14 a forwa
 through Python meta kernels and, under FlopCounterMode, took 3x longer than on real CPU tensors (0.69 s
 against 0.21 s for an NB201 network at C=16, N=5); building costs the same on both (0.09 s).
 
-`latency_ms` is the median wall time of 20 forward passes of one 3x32x32 image in eval mode without gradients,
-after 3 warm-up passes, on the given device (synchronised on CUDA). It is measured once per architecture.
+`latency_ms` is the median wall time of 20 forward passes of one image (3x32x32 for CIFAR) in eval mode
+without gradients, after 3 warm-up passes, on the given device (synchronised on CUDA). It is measured once per
+architecture.
 
 Everything is cached by the exact architecture (`arch_key`), not by the canonical hash: the builders also
 build ops on edges that no input-to-output path uses, so two isomorphic cells can differ in parameters.
@@ -39,6 +40,12 @@ def arch_key(arch: Architecture) -> str:
     return hashlib.sha256(to_json(arch).encode()).hexdigest()[:20]
 
 
+def input_shape(config: ModelConfig) -> tuple[int, int, int]:
+    """One image as the network built at `config` takes it (32x32 unless the config says otherwise)."""
+    size = getattr(config, "image_size", None) or 32
+    return (3, size, size)
+
+
 def build_stats(space: SearchSpace, arch: Architecture, config: ModelConfig) -> tuple[int, int]:
     """(params, flops) of the network built on the CPU, counted by `model_stats`."""
     import torch
@@ -46,7 +53,7 @@ def build_stats(space: SearchSpace, arch: Architecture, config: ModelConfig) -> 
     from search_spaces.stats import model_stats
 
     with torch.device("cpu"):
-        stats = model_stats(space.build(arch, config))
+        stats = model_stats(space.build(arch, config), input_shape(config))
     return stats.params, stats.flops
 
 
@@ -54,7 +61,7 @@ def measure_latency_ms(space: SearchSpace, arch: Architecture, config: ModelConf
     import torch
 
     model = space.build(arch, config).to(device).eval()
-    x = torch.zeros(1, 3, 32, 32, device=device)
+    x = torch.zeros(1, *input_shape(config), device=device)
     cuda = str(device).startswith("cuda")
     times = []
     with torch.no_grad():

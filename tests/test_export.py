@@ -222,6 +222,7 @@ def test_generated_code_spells_out_the_cells(exported):
     assert imports == {"torch"}
     # DARTS-V2 uses sep and dilated convs, max pools and identities; no "none" op and no NB201 reduction.
     assert classes == {
+        "Classifier",
         "ReLUConvBN",
         "DilConv",
         "SepConv",

@@ -127,14 +127,14 @@ def test_missing_data_exits_2_with_one_line_and_writes_nothing(tmp_path, monkeyp
     )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
-    assert err.startswith("error: no CIFAR-10 data at") and "--data PATH" in err
+    assert err.startswith("error: no data at") and "--data PATH" in err
     assert not out.exists()
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--preset", "huge"], "unknown preset 'huge'; choose one of smoke, proxy, final"),
+        (["--preset", "huge"], "unknown preset 'huge'; choose one of smoke, cpu, proxy, final"),
         ([], "name a run (nas final RUN) or an architecture file"),
         (["--arch", "missing.json"], "no architecture file missing.json"),
         (["nope", "--results-dir", "."], "no run 'nope'"),

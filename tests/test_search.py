@@ -94,7 +94,7 @@ def test_relative_data_path_is_made_absolute(tmp_path, monkeypatch):
 
 
 def test_missing_data_is_one_error_before_anything_is_written(tmp_path):
-    with pytest.raises(UserError, match="CIFAR-10"):
+    with pytest.raises(UserError, match="no dataset found"):
         run_search(
             config("nodata", space="nb201", trials=2, data=str(tmp_path)), results_dir=tmp_path / "runs"
         )

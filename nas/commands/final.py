@@ -30,14 +30,37 @@ def final(
     data: Annotated[
         str | None,
         typer.Option(
-            help="CIFAR-10 folder: cifar-10-batches-py, train/test.parquet, or "
-            "train/<class>/ + test/<class>/ images. Default: download.",
+            help="Image folder (train/<class>/ + test/<class>/, or <class>/), train/test.parquet, "
+            "cifar-10-batches-py, or a dataset name (cifar10, cifar100, svhn, fashionmnist, mnist). "
+            "Default: the run's data, else CIFAR-10.",
             envvar="NAS_DATA",
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seeds weights, augmentation and batch order.")] = 0,
     device: Annotated[
         str | None, typer.Option(help="cuda, cuda:N or cpu (default: cuda if available).")
+    ] = None,
+    image_size: Annotated[
+        int | None,
+        typer.Option(
+            help="Resize images to N x N pixels (default: the run's; else 32 for the CIFAR family, "
+            "else the median image size, at most 64)."
+        ),
+    ] = None,
+    test_fraction: Annotated[
+        float | None,
+        typer.Option(help="Share of each class tested when --data is one folder per class (default: 0.2)."),
+    ] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option(help="Train this many epochs instead of the preset's (e.g. when fine-tuning)."),
+    ] = None,
+    init_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="Fine-tune from these trained weights (a final.pt checkpoint or an export folder); "
+            "the classifier is replaced when the class count differs."
+        ),
     ] = None,
     pareto_pick: Annotated[
         str | None,
@@ -47,7 +70,7 @@ def final(
     ] = None,
     rank: Annotated[int, typer.Option(help="The K-th candidate (by accuracy, or within --pareto-pick).")] = 1,
 ) -> None:
-    """Train a run's best architecture (or --arch) on all 50,000 training images; write final.json and
+    """Train a run's best architecture (or --arch) on the whole training set; write final.json and
     final.pt."""
     from nas.train.final import resolve_preset, resolve_target, run_final
 
@@ -58,9 +81,25 @@ def final(
 
         raise UserError("--pareto-pick chooses among a RUN's candidates; give a RUN and no --arch")
     target = resolve_target(
-        run, results_dir=results_dir, arch_file=arch, output=output, pareto_pick=pareto_pick, rank=rank
+        run,
+        results_dir=results_dir,
+        arch_file=arch,
+        output=output,
+        init_from=init_from,
+        pareto_pick=pareto_pick,
+        rank=rank,
     )
-    record = run_final(target, chosen, data_path=data, seed=seed, device=device)
+    run_data = target.data if data is None else {}  # the run's image size belongs to the run's data
+    record = run_final(
+        target,
+        chosen,
+        data_path=data if data is not None else run_data.get("data"),
+        seed=seed,
+        device=device,
+        image_size=image_size if image_size is not None else run_data.get("image_size"),
+        test_fraction=test_fraction if test_fraction is not None else run_data.get("test_fraction", 0.2),
+        epochs=epochs,
+    )
     typer.echo(
         f"test accuracy {record['test_accuracy']:.4f} (flip TTA {record['test_accuracy_tta']:.4f}) on "
         f"{record['test_images']} test images after {record['epochs']} epochs, {record['wall_s']:.0f} s on "

@@ -40,14 +40,18 @@ def search(
     data: Annotated[
         str | None,
         typer.Option(
-            help="CIFAR-10 folder (parquet, cifar-10-batches-py or image folders).", envvar="NAS_DATA"
+            help="Image folder (train/<class>/ + test/<class>/, or <class>/), train/test.parquet, "
+            "cifar-10-batches-py, or a dataset name (cifar10, cifar100, svhn, fashionmnist, mnist). "
+            "(default: cifar10)",
+            envvar="NAS_DATA",
         ),
     ] = None,
     seed: Annotated[
         int | None, typer.Option(help="Seed of the strategy and of candidate training. [default: 0]")
     ] = None,
     val_size: Annotated[
-        int | None, typer.Option(help="Training images held out to rank candidates. [default: 5000]")
+        int | None,
+        typer.Option(help="Training images held out to rank candidates (default: a tenth, at most 5000)."),
     ] = None,
     no_dedupe: Annotated[
         bool, typer.Option("--no-dedupe", help="Evaluate architectures seen before again.")
@@ -90,6 +94,17 @@ def search(
     record_scores: Annotated[
         bool, typer.Option("--record-scores", help="Record every candidate's training-free scores.")
     ] = False,
+    image_size: Annotated[
+        int | None,
+        typer.Option(
+            help="Resize images to N x N pixels (default: 32 for the CIFAR family, else the median image "
+            "size, at most 64)."
+        ),
+    ] = None,
+    test_fraction: Annotated[
+        float | None,
+        typer.Option(help="Share of each class tested when --data is one folder per class (default: 0.2)."),
+    ] = None,
 ) -> None:
     """Search for an architecture: the strategy proposes, Ray Tune trains candidates in parallel."""
     from nas import api
@@ -116,6 +131,8 @@ def search(
         "max_latency_ms": max_latency_ms,
         "warm_start": warm_start,
         "record_scores": True if record_scores else None,
+        "image_size": image_size,
+        "test_fraction": test_fraction,
     }
     if resume is not None:
         given = sorted(k for k, v in flags.items() if v is not None)

@@ -66,14 +66,21 @@ def _space(arch: Architecture) -> type[search_spaces.SearchSpace]:
     return search_spaces.SPACES[arch.space]
 
 
-def generate_source(arch: Architecture, config: ModelConfig, header: str) -> str:
-    """The whole file. `header` is the module docstring's text (plain lines, at most 88 characters)."""
+def generate_source(
+    arch: Architecture, config: ModelConfig, header: str, preprocessing: dict[str, Any] | None = None
+) -> str:
+    """The whole file. `header` is the module docstring's text (plain lines, at most 88 characters);
+    `preprocessing` (image_size, mean, std, class_names; default CIFAR-10's) becomes the `Classifier` base
+    class of the generated `Network` (nas.export.preprocessing)."""
+    from nas.export.preprocessing import classifier_source, default_preprocessing
+
     try:
         code = _space(arch).export_code(arch, config)
     except (NotImplementedError, LookupError) as e:
         raise UserError(f"cannot export: {e}") from None
     imports = "import torch\nfrom torch import nn"
-    return f'"""{header.strip()}\n"""\n\n{imports}\n\n\n{class_source(code.classes)}{code.body}'
+    base = classifier_source(preprocessing or default_preprocessing(config.num_classes, config.image_size))
+    return f'"""{header.strip()}\n"""\n\n{imports}\n\n\n{base}\n\n\n{class_source(code.classes)}{code.body}'
 
 
 def remap_state_dict(arch: Architecture, state_dict: dict[str, Any]) -> dict[str, Any]:

@@ -43,7 +43,7 @@ from nas.train.presets import PRESETS
 from search_spaces import Architecture, ModelConfig, canonical_hash
 
 FORMATS = ("py", "torchscript", "onnx")
-IMAGE_SHAPE = (3, 32, 32)  # CIFAR-10, the only data the engine trains on
+IMAGE_SHAPE = (3, 32, 32)  # CIFAR-10's; a network trained on other data takes ModelConfig.image_size
 ATOL = 1e-5  # exported and engine outputs may differ by at most this (float32 rounding of equal ops: 0)
 
 
@@ -59,6 +59,18 @@ class ExportSource:
         default_factory=dict
     )  # run, rank, weights, test accuracy... for metadata.json
     warning: str | None = None  # something the user should hear about (untrained weights)
+    preprocessing: dict[str, Any] | None = None  # input size, mean/std, class names; None: CIFAR-10's
+
+    def input_shape(self) -> tuple[int, int, int]:
+        size = self.model_config.image_size
+        return (3, size, size)
+
+    def resolved_preprocessing(self) -> dict[str, Any]:
+        from nas.export.preprocessing import default_preprocessing
+
+        return self.preprocessing or default_preprocessing(
+            self.model_config.num_classes, self.model_config.image_size
+        )
 
 
 def _read_arch(arch_arg: str, space_options: dict[str, Any]) -> Architecture:
@@ -110,10 +122,12 @@ def resolve_source(
     run = open_run(run_name, results_dir) if run_name is not None else None
     space_options: dict[str, Any] = {}
     origin: dict[str, Any] = {"run": str(run.path.resolve()) if run else None}
+    dataset: dict[str, Any] | None = None
     chosen: Architecture | None = None
     if run is not None:
         config = run.config()
         space_options = dict(config.get("space_options") or {})
+        dataset = config.get("dataset")  # own data: fresh weights get its classes, size and preprocessing
     if arch is not None:
         chosen = _read_arch(arch, space_options)
         origin["arch_file"] = arch
@@ -142,7 +156,12 @@ def resolve_source(
         )
         # The checkpoint's own arch, not an isomorphic relabelling of it: its weights follow its block order.
         return ExportSource(
-            checkpoint.arch, checkpoint.space_options, checkpoint.model_config, checkpoint.state_dict, origin
+            checkpoint.arch,
+            checkpoint.space_options,
+            checkpoint.model_config,
+            checkpoint.state_dict,
+            origin,
+            preprocessing=checkpoint.preprocessing,
         )
     assert chosen is not None
 
@@ -159,18 +178,25 @@ def resolve_source(
                 checkpoint.model_config,
                 checkpoint.state_dict,
                 origin,
+                preprocessing=checkpoint.preprocessing,
             )
 
     where = f"run {run.name} has no final.pt for it" if run is not None else "no --weights given"
     origin.update(weights=None, test_accuracy=None)
+    preset = PRESETS["final"]
+    preprocessing = None
+    if dataset:
+        preset = preset.for_data(int(dataset["num_classes"]), int(dataset["image_size"]))
+        preprocessing = {k: dataset[k] for k in ("image_size", "mean", "std", "class_names")}
     return ExportSource(
         chosen,
         space_options,
-        PRESETS["final"].model,
+        preset.model,
         None,
         origin,
         warning=f"exporting untrained, freshly initialised weights ({where}); train it with `nas final` "
         "or pass --weights CHECKPOINT",
+        preprocessing=preprocessing,
     )
 
 
@@ -236,6 +262,7 @@ def _header(source: ExportSource, arch_hash: str) -> str:
     else:
         found = f"a {source.arch.space} architecture"
     trained = "trained" if source.state_dict is not None else "UNTRAINED"
+    shape = "x".join(str(n) for n in source.input_shape())
     return f"""A network found by neural architecture search: {found}.
 
 Exported by nas {__version__}; architecture hash {arch_hash}; weights: {trained}.
@@ -248,9 +275,11 @@ See metadata.json for accuracy, size and provenance. Plain PyTorch, nothing else
     model.load_state_dict(torch.load("weights.pt", weights_only=True))
     model.eval()
 
+    names, probabilities = model.predict(["photo.jpg", ...])  # raw images in
+
 Left out, as only training uses them: the auxiliary head (and its weights) and
-drop-path (the identity at inference). Input: batches of 3x32x32 images normalised as
-in training; output: class logits."""
+drop-path (the identity at inference). Input of forward: batches of {shape}
+images normalised as in training (`Classifier.preprocess`); output: class logits."""
 
 
 def _onnx_modules() -> ModuleType:
@@ -329,8 +358,9 @@ def export(
     model = engine_model(source)
     arch_hash = canonical_hash(source.arch)
     weights = remap_state_dict(source.arch, model.state_dict())
-    code = generate_source(source.arch, source.model_config, _header(source, arch_hash))
-    example = torch.randn(batch_size, *IMAGE_SHAPE, generator=torch.Generator().manual_seed(0))
+    preprocessing = source.resolved_preprocessing()
+    code = generate_source(source.arch, source.model_config, _header(source, arch_hash), preprocessing)
+    example = torch.randn(batch_size, *source.input_shape(), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         reference = model(example)
 
@@ -366,7 +396,7 @@ def export(
         finally:
             sys.modules.pop(module.__name__, None)
 
-        stats = model_stats(model, IMAGE_SHAPE)
+        stats = model_stats(model, source.input_shape())
         origin = source.origin
         metadata = {
             "format": "nas-export/1",
@@ -379,7 +409,8 @@ def export(
             "flops": stats.flops,
             "model_config": dataclasses.asdict(source.model_config),
             "space_options": source.space_options,
-            "input_shape": [batch_size, *IMAGE_SHAPE],
+            "input_shape": [batch_size, *source.input_shape()],
+            "preprocessing": preprocessing,
             "source": {k: origin.get(k) for k in ("run", "rank", "trial_id", "arch_file", "weights")},
             "dropped": "auxiliary head (training loss only) and drop-path (identity at inference)",
             "files": files,
@@ -414,6 +445,35 @@ def _move_into_place(tmp: Path, out: Path) -> None:
         raise
     finally:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def read_export(path: str | os.PathLike) -> ExportSource:
+    """An export folder's architecture, model config, preprocessing and weights, renamed back to the engine's
+    network (the auxiliary head, which exports drop, stays missing): what fine-tuning starts from."""
+    path = Path(path)
+    try:
+        meta = json.loads((path / "metadata.json").read_text())
+        arch_data = json.loads((path / "arch.json").read_text())
+        weights = torch.load(path / "weights.pt", map_location="cpu", weights_only=True)
+        config = ModelConfig(**meta["model_config"])
+        arch = search_spaces.arch_from_json(arch_data, **(meta.get("space_options") or {}))
+    except FileNotFoundError as e:
+        raise UserError(f"{path} is not a nas export folder: {Path(e.filename).name} is missing") from None
+    except Exception as e:
+        raise UserError(f"{path} is not a readable nas export ({type(e).__name__}: {e})") from None
+    space_options = dict(meta.get("space_options") or {})
+    engine = search_spaces.make_space(arch.space, **space_options).build(arch, config).state_dict()
+    # generated name -> engine name, one key at a time (remap_state_dict drops the auxiliary head's keys)
+    names = {generated: own for own in engine for generated in remap_state_dict(arch, {own: None})}
+    state_dict = {names[k]: v for k, v in weights.items() if k in names}
+    return ExportSource(
+        arch,
+        space_options,
+        config,
+        state_dict,
+        {"weights": str(path.resolve())},
+        preprocessing=meta.get("preprocessing"),
+    )
 
 
 def load(path: str | os.PathLike) -> nn.Module:

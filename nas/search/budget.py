@@ -115,7 +115,6 @@ def plan(config, *, run_path: Path | None = None) -> GoalPlan:
     if goal is None:
         return GoalPlan(config, None, None)
     import search_spaces
-    from nas.train.presets import PRESETS
     from search_spaces.cost import CostModel
 
     space = search_spaces.make_space(config.space, **config.space_options)
@@ -124,7 +123,9 @@ def plan(config, *, run_path: Path | None = None) -> GoalPlan:
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    costs = CostModel(space, PRESETS[config.preset].model, latency_device=device)
+    from nas.search.config import fitted_preset
+
+    costs = CostModel(space, fitted_preset(config).model, latency_device=device)
     saved = Path(run_path) / COSTS_FILE if run_path is not None else None
     if saved is not None and saved.is_file():
         try:

@@ -33,7 +33,9 @@ class CandidateRequest:
     data: str | None = None
     seed: int = 0  # this candidate's training seed
     split_seed: int = 0  # the run's seed: every candidate is validated on the same held-out images
-    val_size: int = 5000
+    val_size: int | None = None
+    image_size: int | None = None  # own data: the run's image size (None: automatic)
+    test_fraction: float = 0.2  # own data: share of each class tested when --data is one folder per class
     # The run's training/validation images (nas.train.data.Splits), filled in on the worker from Ray's object
     # store; None: read `data` from this machine's disk.
     dataset: Any = field(default=None, compare=False, repr=False)

@@ -30,8 +30,9 @@ class SearchConfig:
     gpus_per_trial: float | None = None  # None: 0.25 when the cluster has GPUs (4 candidates per GPU), else 0
     cpus_per_trial: float = 1.0
     scheduler: str = "none"  # "asha": stop weak candidates early (Li et al. 2020)
-    data: str | None = None  # CIFAR-10 location (see nas.train.data); None: torchvision's download cache
-    val_size: int = 5000  # training images held out to rank candidates (stratified, the same for all)
+    data: str | None = None  # a folder, Parquet pair or dataset name (see nas.train.data); None: CIFAR-10
+    val_size: int | None = None  # training images held out to rank candidates (stratified, the same for all);
+    # None: a tenth of the training images, at most 5,000 (CIFAR-10: 5,000)
     seed: int = 0
     dedupe: bool = True  # answer already-evaluated architectures from a cache
     address: str | None = None  # Ray cluster address; None: start a local Ray
@@ -49,6 +50,13 @@ class SearchConfig:
     # and naswot are proposed first. 0: off, today's search exactly.
     warm_start: int = 0
     record_scores: bool = False  # score every candidate too (trials.parquet columns); implied by warm_start
+    # -- the data (own datasets) --
+    # pixels (square); None: 32 for the CIFAR family, else the median image size (at most 64), which the
+    # search records in `dataset` (a resumed run resolves it again from the same files, to the same size)
+    image_size: int | None = None
+    test_fraction: float = 0.2  # share of each class kept for testing when --data is one folder per class
+    # what --data resolved to (size and why, classes, mean/std, counts); written by the search, not a setting
+    dataset: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -130,15 +138,34 @@ def make_config(values: dict[str, Any]) -> SearchConfig:
         fail("cpus_per_trial", f"{config.cpus_per_trial} must be positive")
     if config.scheduler not in SCHEDULERS:
         fail("scheduler", f"unknown scheduler {config.scheduler!r}; choose one of {', '.join(SCHEDULERS)}")
-    if config.val_size < 10:
+    if config.val_size is not None and config.val_size < 10:
         fail("val_size", f"{config.val_size} is too small to rank candidates; hold out at least 10 images")
     if isinstance(config.warm_start, bool) or not isinstance(config.warm_start, int) or config.warm_start < 0:
         fail("warm_start", f"{config.warm_start!r} must be a whole number of cells to score, 0 for none")
     if config.data is not None:
-        if not Path(config.data).exists():
-            fail("data", f"{config.data} does not exist; pass --data PATH to a CIFAR-10 folder")
-        # Ray workers run in their own folders: they need the path as seen from anywhere.
-        config = dataclasses.replace(config, data=str(Path(config.data).absolute()))
+        from nas.train.data import TORCHVISION
+
+        if Path(config.data).exists():
+            # Ray workers run in their own folders: they need the path as seen from anywhere.
+            config = dataclasses.replace(config, data=str(Path(config.data).absolute()))
+        elif config.data.lower().replace("-", "").replace("_", "") not in TORCHVISION:
+            fail(
+                "data",
+                f"{config.data} does not exist and is not a dataset name ({', '.join(TORCHVISION)}); pass "
+                "--data PATH to an image folder, a Parquet pair or a cifar-10-batches-py folder",
+            )
+    if config.image_size is not None:
+        from nas.train.data import check_image_size
+
+        try:
+            check_image_size(config.image_size)
+        except UserError as e:
+            fail("image_size", str(e))
+    if not 0.0 < config.test_fraction < 1.0:
+        fail(
+            "test_fraction",
+            f"{config.test_fraction} must be between 0 and 1 (0.2 tests a fifth of each class)",
+        )
     return config
 
 
@@ -170,3 +197,38 @@ def check_resume_settings(settings: dict[str, Any]) -> dict[str, Any]:
             f"given, not {', '.join(fixed)}"
         )
     return given
+
+
+def with_dataset(config: SearchConfig) -> SearchConfig:
+    """Read the data once (a missing or bad dataset is one clear error before anything is written; the decoded
+    cache this leaves makes every worker's load quick) and record what it resolved to: a summary of the
+    dataset (image size and why, classes, normalisation, counts) that config.json keeps."""
+    from nas.train.data import load_dataset, load_splits
+
+    dataset = load_dataset(config.data, image_size=config.image_size, test_fraction=config.test_fraction)
+    load_splits(
+        config.data,
+        seed=config.seed,
+        val_size=config.val_size,
+        image_size=config.image_size,
+        test_fraction=config.test_fraction,
+    )
+    return dataclasses.replace(config, dataset=dataset.summary())
+
+
+def fitted_preset(config: SearchConfig):
+    """The run's preset fitted to its data (classes, image size: `Preset.for_data`) once the search has
+    recorded the dataset; the preset itself before that, or for CIFAR-10."""
+    from nas.train.presets import PRESETS
+
+    preset = PRESETS[config.preset]
+    if config.dataset:
+        preset = preset.for_data(int(config.dataset["num_classes"]), int(config.dataset["image_size"]))
+    return preset
+
+
+def preprocessing(config: SearchConfig) -> dict[str, Any] | None:
+    """What a model of this run expects of its input (for checkpoints), from the recorded dataset."""
+    if not config.dataset:
+        return None
+    return {k: config.dataset[k] for k in ("image_size", "mean", "std", "class_names")}

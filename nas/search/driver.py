@@ -20,7 +20,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import search_spaces
@@ -185,6 +185,8 @@ def read_data(config: SearchConfig):
         val_size=config.val_size,
         train_subset=train.train_subset,
         val_subset=train.val_subset,
+        image_size=config.image_size,
+        test_fraction=config.test_fraction,
     )
 
 
@@ -294,8 +296,17 @@ def run_search(
 
     # Limits that admit no architecture are refused here, before anything is written.
     plan.goal = budget.plan(plan.config, run_path=plan.run.path if plan.resumed else None)
-    plan.config = plan.goal.config
+    plan.config, cost_targets = plan.goal.config, plan.config.cost_targets
     splits = read_data(plan.config) if evaluator is None or plan.config.data is not None else None
+    if splits is not None:
+        from nas.search.config import fitted_preset, with_dataset
+
+        plan.config = with_dataset(plan.config)  # own data: config.json records its size, classes, mean/std
+        if plan.goal.costs is not None and plan.goal.costs.config != fitted_preset(plan.config).model:
+            # Own data changes the network (classes, image size): the limits apply to the one trained.
+            resumed_at = plan.run.path if plan.resumed else None
+            plan.goal = budget.plan(replace(plan.config, cost_targets=cost_targets), run_path=resumed_at)
+            plan.config = plan.goal.config
     if evaluator is None:
         from nas.search.train_trial import evaluate_candidate as evaluator
 
@@ -407,6 +418,7 @@ def keep_best_weights(run: RunFolder, config: SearchConfig, row: dict[str, Any],
 
     import torch
 
+    from nas.search.config import fitted_preset, preprocessing
     from nas.train.checkpoint import Checkpoint, save_checkpoint
 
     save_checkpoint(
@@ -414,7 +426,7 @@ def keep_best_weights(run: RunFolder, config: SearchConfig, row: dict[str, Any],
         Checkpoint(
             arch=search_spaces.arch_from_json(row["arch"], **config.space_options),
             space_options=config.space_options,
-            model_config=PRESETS[config.preset].model,
+            model_config=fitted_preset(config).model,  # own data: its classes and image size
             state_dict=torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True),
             metadata={
                 "run": run.name,
@@ -422,6 +434,7 @@ def keep_best_weights(run: RunFolder, config: SearchConfig, row: dict[str, Any],
                 METRIC: row[METRIC],
                 "preset": config.preset,
             },
+            preprocessing=preprocessing(config),
         ),
     )
 

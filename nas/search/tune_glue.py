@@ -207,4 +207,6 @@ def candidate_request(proposal, config) -> CandidateRequest:
         + proposal.id,  # distinct per candidate, the same when it is trained again
         split_seed=config.seed,
         val_size=config.val_size,
+        image_size=config.image_size,
+        test_fraction=config.test_fraction,
     )

@@ -35,12 +35,11 @@ class RunScores:
     def scorer(self):
         if self._scorer is None:
             from nas.scores.scorer import Scorer, score_batch
-            from nas.train.presets import PRESETS
 
             images = score_batch(self.config.data, seed=self.config.seed, val_size=self.config.val_size)
-            self._scorer = Scorer(
-                self.space, PRESETS[self.config.preset].model, images, seed=self.config.seed
-            )
+            from nas.search.config import fitted_preset
+
+            self._scorer = Scorer(self.space, fitted_preset(self.config).model, images, seed=self.config.seed)
         return self._scorer
 
     def warm_start(self) -> list[Architecture]:

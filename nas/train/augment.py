@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import torch
 
-CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)  # per-channel mean of the 50,000 training images, in [0, 1]
-CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+from nas.train.data import CIFAR10_MEAN, CIFAR10_STD  # noqa: F401 - re-exported: the default normalisation
 
 
 def random_crop(x: torch.Tensor, padding: int) -> torch.Tensor:

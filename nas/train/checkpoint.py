@@ -1,5 +1,6 @@
 """A checkpoint carries what rebuilds its model: the architecture, the space's options, the model config and
-the weights, plus free-form metadata (accuracy, run, versions)."""
+the weights, plus what the model expects of its input (size, normalisation, class names) and free-form
+metadata (accuracy, run, versions)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class Checkpoint:
     model_config: ModelConfig
     state_dict: dict[str, torch.Tensor]
     metadata: dict[str, Any] = field(default_factory=dict)
+    preprocessing: dict[str, Any] | None = None  # image_size, mean, std, class_names; None: CIFAR-10's
 
     @property
     def space(self) -> SearchSpace:
@@ -45,6 +47,7 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> None:
         "model_config": dataclasses.asdict(checkpoint.model_config),
         "state_dict": {k: v.detach().cpu() for k, v in checkpoint.state_dict.items()},
         "metadata": checkpoint.metadata,
+        "preprocessing": checkpoint.preprocessing,
     }
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
@@ -64,6 +67,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
             model_config=ModelConfig(**payload["model_config"]),
             state_dict=payload["state_dict"],
             metadata=payload.get("metadata", {}),
+            preprocessing=payload.get("preprocessing"),
         )
     except UserError:
         raise

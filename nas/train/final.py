@@ -1,5 +1,10 @@
-"""Final training: the chosen architecture trained on all 50,000 training images, then scored once on the
-10,000 test images (plain and with flip test-time augmentation). The test set is read nowhere else."""
+"""Final training: the chosen architecture trained on the whole training set, then scored once on the test
+set (plain and with flip test-time augmentation). The test set is read nowhere else.
+
+With `init_from` (a checkpoint or an export folder) the network starts from trained weights instead: transfer
+learning onto new data. Every tensor whose name and shape still fit is kept; the classifier is new when the
+class count differs (and so is the stem's convolution when a new image size needs another kernel).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import os
 import platform
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +25,12 @@ from nas.atomic import write_json
 from nas.errors import UserError
 from nas.search.candidate import CandidateStatus
 from nas.search.run_folder import DEFAULT_RESULTS_DIR, RunFolder, open_run
-from nas.train.checkpoint import Checkpoint, save_checkpoint
+from nas.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from nas.train.data import load_splits, stratified_sample
 from nas.train.device import resolve_device
 from nas.train.presets import PRESETS, Preset
 from nas.train.trainer import evaluate, train_candidate
-from search_spaces import Architecture, canonical_hash
+from search_spaces import Architecture, ModelConfig, canonical_hash
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,52 @@ class FinalTarget:
     arch: Architecture
     space_options: dict[str, Any]
     folder: Path
+    data: dict[str, Any] = field(
+        default_factory=dict
+    )  # the run's data settings: data, image_size, test_fraction
+    init: InitSource | None = None  # trained weights to start from (transfer learning)
+
+
+@dataclass(frozen=True)
+class InitSource:
+    """Trained weights to fine-tune: from a nas checkpoint or an export folder, under the engine's names."""
+
+    arch: Architecture
+    space_options: dict[str, Any]
+    model_config: ModelConfig
+    state_dict: dict[str, torch.Tensor]
+    path: str
+
+
+def load_init(path: str | os.PathLike) -> InitSource:
+    """The weights of a checkpoint file (final.pt) or of an export folder (weights.pt, arch.json,
+    metadata.json)."""
+    path = Path(path)
+    if path.is_dir():
+        from nas.export.folder import read_export
+
+        source = read_export(path)
+        return InitSource(
+            source.arch, source.space_options, source.model_config, dict(source.state_dict), str(path)
+        )
+    if not path.exists():
+        raise UserError(f"--init-from {path}: no such checkpoint file or export folder")
+    checkpoint = load_checkpoint(path)
+    return InitSource(
+        checkpoint.arch,
+        checkpoint.space_options,
+        checkpoint.model_config,
+        dict(checkpoint.state_dict),
+        str(path),
+    )
+
+
+def transfer_weights(model: torch.nn.Module, state_dict: dict[str, torch.Tensor]) -> tuple[int, list[str]]:
+    """Copy into `model` every tensor of `state_dict` whose name and shape fit; (kept, names left fresh)."""
+    own = model.state_dict()
+    fits = {k: v for k, v in state_dict.items() if k in own and tuple(own[k].shape) == tuple(v.shape)}
+    model.load_state_dict(fits, strict=False)
+    return len(fits), [k for k in own if k not in fits]
 
 
 def resolve_target(
@@ -45,17 +96,25 @@ def resolve_target(
     output: str | os.PathLike | None = None,
     pareto_pick: str | None = None,
     rank: int = 1,
+    init_from: str | os.PathLike | None = None,
 ) -> FinalTarget:
-    """The run's best candidate by validation accuracy, or the architecture in `arch_file`. The space's
-    options come from the run's config.json when there is a run, else the space's defaults."""
-    if run is None and arch_file is None:
+    """The run's best candidate by validation accuracy, the architecture in `arch_file`, or (with only
+    `init_from`) the architecture of those weights. The space's options come from the run's config.json when
+    there is a run, else the space's defaults. Fine-tuning writes to `output`, default
+    `results/finetune-<arch_hash>`, never over a run's own final.pt."""
+    init = load_init(init_from) if init_from is not None else None
+    if run is None and arch_file is None and init is None:
         raise UserError("name a run (nas final RUN) or an architecture file (nas final --arch FILE.json)")
     folder = open_run(run, results_dir) if run is not None else None
-    space_name, space_options = None, {}
+    space_name, space_options, data = None, {}, {}
     if folder is not None:
         config = folder.config()
         space_name, space_options = config.get("space"), dict(config.get("space_options") or {})
-    if arch_file is not None:
+        data = {k: config[k] for k in ("data", "image_size", "test_fraction") if config.get(k) is not None}
+    if init is not None and run is None and arch_file is None:
+        arch = init.arch
+        space_options = init.space_options
+    elif arch_file is not None:
         text = read_arch_json(arch_file)
         if space_name is not None and text.get("space") != space_name:
             raise UserError(
@@ -71,15 +130,22 @@ def resolve_target(
         else:
             row = folder.candidate(rank)
         arch = arch_from_data(row["arch"], f"run {folder.name}'s chosen candidate", space_options)
-    if folder is not None:
+    if init is not None:
+        if canonical_hash(init.arch) != canonical_hash(arch):
+            raise UserError(
+                f"--init-from {init.path} holds architecture {canonical_hash(init.arch)}, not the chosen "
+                f"{canonical_hash(arch)}; pass weights trained for this architecture or leave out RUN/--arch"
+            )
+        arch, space_options = init.arch, init.space_options  # its own block order: the weights follow it
+    if output is not None:
+        target = Path(output)
+    elif init is not None:
+        target = Path(results_dir or DEFAULT_RESULTS_DIR) / f"finetune-{canonical_hash(arch)}"
+    elif folder is not None:
         target = folder.path
     else:
-        target = (
-            Path(output)
-            if output is not None
-            else Path(results_dir or DEFAULT_RESULTS_DIR) / f"final-{canonical_hash(arch)}"
-        )
-    return FinalTarget(arch, space_options, target)
+        target = Path(results_dir or DEFAULT_RESULTS_DIR) / f"final-{canonical_hash(arch)}"
+    return FinalTarget(arch, space_options, target, data, init)
 
 
 def run_final(
@@ -89,15 +155,29 @@ def run_final(
     data_path: str | os.PathLike | None = None,
     seed: int = 0,
     device: str | None = None,
+    image_size: int | None = None,
+    test_fraction: float = 0.2,
+    epochs: int | None = None,
 ) -> dict[str, Any]:
     """Train, test, then write final.pt and final.json (in that order, each atomically) into `target.folder`.
-    Returns the record. Nothing is written when training fails."""
+    Returns the record. Nothing is written when training fails. `epochs` overrides the preset's."""
     preset = resolve_preset(preset)
+    if epochs is not None:
+        if epochs < 1:
+            raise UserError(f"--epochs {epochs} must be at least 1")
+        preset = replace(preset, train=replace(preset.train, epochs=epochs))
     dev = resolve_device(device)
     space = search_spaces.make_space(target.arch.space, **target.space_options)
     data = load_splits(
-        data_path, seed=seed, val_size=0, train_subset=preset.train.train_subset, include_test=True
+        data_path,
+        seed=seed,
+        val_size=0,
+        train_subset=preset.train.train_subset,
+        include_test=True,
+        image_size=image_size,
+        test_fraction=test_fraction,
     )
+    preset = _fit_preset(preset, data, target.init)
     test_x, test_y = data.test_images, data.test_labels
     if preset.train.test_subset is not None and preset.train.test_subset < len(test_y):
         keep = stratified_sample(test_y, preset.train.test_subset, np.random.default_rng(seed))
@@ -106,15 +186,30 @@ def run_final(
     def build() -> torch.nn.Module:
         return space.build(target.arch, preset.model)
 
+    transfer: dict[str, Any] | None = None
+    build_first = build
+    if target.init is not None:
+        init = target.init
+        kept_fresh: list[tuple[int, list[str]]] = []
+
+        def build_first() -> torch.nn.Module:
+            model = build()
+            kept_fresh.append(transfer_weights(model, init.state_dict))
+            return model
+
     start = time.perf_counter()
-    result = train_candidate(build, preset, data, device=dev, seed=seed)
+    result = train_candidate(build_first, preset, data, device=dev, seed=seed)
     if result.status != CandidateStatus.COMPLETED:
         raise UserError(f"final training failed: {result.error}; nothing was written")
+    if target.init is not None and kept_fresh:
+        kept, fresh = kept_fresh[0]
+        transfer = {"init_from": target.init.path, "tensors_kept": kept, "tensors_fresh": fresh}
     model = build()
     model.load_state_dict(result.state_dict)
     eval_batch = preset.train.eval_batch_size
-    test_accuracy = evaluate(model, test_x, test_y, device=dev, batch_size=eval_batch)
-    test_accuracy_tta = evaluate(model, test_x, test_y, device=dev, batch_size=eval_batch, tta=True)
+    norm = {"mean": data.mean, "std": data.std}
+    test_accuracy = evaluate(model, test_x, test_y, device=dev, batch_size=eval_batch, **norm)
+    test_accuracy_tta = evaluate(model, test_x, test_y, device=dev, batch_size=eval_batch, tta=True, **norm)
     wall_s = time.perf_counter() - start
 
     record = {
@@ -141,6 +236,15 @@ def run_final(
         "space_options": target.space_options,
         "preset": preset.to_dict(),
         "data": data.source,
+        "dataset": {
+            "source": data.source,
+            "image_size_reason": data.image_size_reason,
+            "num_classes": data.num_classes,
+            "train_images": len(data.train_labels),
+            "test_images": len(data.test_labels),
+            **data.preprocessing(),
+        },
+        "transfer": transfer,
         "command": " ".join(sys.argv),
         "finished_at": time.time(),
     }
@@ -157,10 +261,28 @@ def run_final(
                 for k in ("test_accuracy", "test_accuracy_tta", "seed", "device", "torch_version")
             }
             | {"preset": preset.name},
+            preprocessing=data.preprocessing(),
         ),
     )
     write_json(folder.final_record_path, record)
     return record
+
+
+def _fit_preset(preset: Preset, data, init: InitSource | None) -> Preset:
+    """The preset fitted to the data; when fine-tuning, at the size of the network the weights come from
+    (channels, cells, stem width), with the preset's training regularisers (drop-path, auxiliary head)."""
+    fitted = preset.for_data(data.num_classes, data.image_size)
+    if init is None:
+        return fitted
+    model = replace(
+        init.model_config,
+        num_classes=fitted.model.num_classes,
+        image_size=fitted.model.image_size,
+        stem_stride=fitted.model.stem_stride,
+        drop_path=fitted.model.drop_path,
+        auxiliary=fitted.model.auxiliary,
+    )
+    return replace(fitted, model=model)
 
 
 def resolve_preset(preset: str | Preset) -> Preset:
@@ -171,4 +293,12 @@ def resolve_preset(preset: str | Preset) -> Preset:
     return PRESETS[preset]
 
 
-__all__ = ["FinalTarget", "resolve_preset", "resolve_target", "run_final"]
+__all__ = [
+    "FinalTarget",
+    "InitSource",
+    "load_init",
+    "resolve_preset",
+    "resolve_target",
+    "run_final",
+    "transfer_weights",
+]

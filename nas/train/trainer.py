@@ -167,15 +167,17 @@ def evaluate(
     device: str | torch.device | None = None,
     batch_size: int = 1024,
     tta: bool = False,
+    mean: tuple[float, ...] = augment.CIFAR10_MEAN,
+    std: tuple[float, ...] = augment.CIFAR10_STD,
 ) -> float:
-    """Top-1 accuracy of `model` on uint8 (N, 32, 32, 3) `images`; with `tta`, softmax averaged with the
-    mirrored image's. Moves the model to `device`."""
+    """Top-1 accuracy of `model` on uint8 (N, H, W, 3) `images` normalised with `mean`/`std` (the training
+    data's); with `tta`, softmax averaged with the mirrored image's. Moves the model to `device`."""
     dev = resolve_device(device)
     model.to(dev)
     if dev.type == "cuda":
         model.to(memory_format=torch.channels_last)
     x, y = _to_device(images, labels, dev)
-    return _evaluate(model, x, y, batch_size=batch_size, tta=tta)
+    return _evaluate(model, x, y, batch_size=batch_size, tta=tta, mean=mean, std=std)
 
 
 def lr_at(step: int, total_steps: int, warmup_steps: int, peak: float) -> float:
@@ -247,119 +249,45 @@ def _train(
     start: float,
     time_limit_s: float | None,
 ) -> None:
+    """Check the data, build the model, put the data on the device, then train epoch by epoch."""
     cfg: TrainConfig = preset.train
-    dev = run.dev
-    cuda = dev.type == "cuda"
-    n = len(data.train_labels)
-    if n == 0:
-        raise TrainingFailed("the training split is empty; check --data and the preset's train_subset")
-    if data.num_classes > preset.model.num_classes:
-        # Checked here because an out-of-range label on a GPU is a device assert that poisons the process.
-        raise TrainingFailed(
-            f"the data has {data.num_classes} classes but the model outputs {preset.model.num_classes}"
-        )
-
-    model = build_model()
-    stats = model_stats(model)
-    run.params, run.flops = stats.params, stats.flops
-    model.to(dev)
-    if cuda:
-        torch.backends.cudnn.benchmark = True  # static shapes: autotuning pays off after the first steps
-        model.to(memory_format=torch.channels_last)
-    model.train()
-
-    train_x, train_y = _to_device(data.train_images, data.train_labels, dev, cache_key=(data, "train"))
-    val_x, val_y = _to_device(data.val_images, data.val_labels, dev, cache_key=(data, "val"))
-    mean = torch.tensor(augment.CIFAR10_MEAN, device=dev).view(1, 3, 1, 1)
-    std = torch.tensor(augment.CIFAR10_STD, device=dev).view(1, 3, 1, 1)
-
-    batch = min(cfg.batch_size, n)
-    run.batch_size = batch
-    steps_per_epoch = n // batch  # the partial last batch is dropped: a captured graph needs one static shape
-    total_steps = steps_per_epoch * cfg.epochs
-    peak_lr = cfg.scaled_lr(batch)
-    warmup_steps = min(round(cfg.warmup_epochs * steps_per_epoch), total_steps // 5)
-
-    lr = torch.zeros((), device=dev)
-    optimizer = NesterovSGD(list(model.parameters()), lr, cfg.momentum, cfg.weight_decay)
-    criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-    index = torch.zeros(batch, dtype=torch.long, device=dev)  # the step's batch, written before every step
-    loss_sum = torch.zeros((), device=dev)
-
-    def step() -> None:
-        model.zero_grad(set_to_none=True)
-        x = augment.train_batch(
-            train_x[index], mean, std, crop_padding=cfg.crop_padding, cutout_size=cfg.cutout
-        )
-        y = train_y[index]
-        if cuda:
-            x = x.contiguous(memory_format=torch.channels_last)
-        # cache_enabled=False: autocast's weight-cast cache must not outlive a graph capture
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cuda, cache_enabled=False):
-            out = model(x)
-            if isinstance(out, tuple):
-                logits, aux_logits = out
-                loss = criterion(logits, y) + cfg.auxiliary_weight * criterion(aux_logits, y)
-            else:
-                loss = criterion(out, y)
-        loss.backward()
-        optimizer.step()
-        loss_sum.add_(loss.detach().float())
-
-    graph: torch.cuda.CUDAGraph | None = None
-    want_graph = cuda and cfg.cuda_graph and total_steps > WARMUP_STEPS_BEFORE_CAPTURE
-    side_stream = torch.cuda.Stream(dev) if want_graph else None
-    global_step = 0
+    _check_data(data, preset)
+    model = _build(run, build_model, preset)
+    train_x, train_y = _to_device(data.train_images, data.train_labels, run.dev, cache_key=(data, "train"))
+    val_x, val_y = _to_device(data.val_images, data.val_labels, run.dev, cache_key=(data, "val"))
+    schedule = _Schedule.of(cfg, len(data.train_labels))
+    run.batch_size = schedule.batch
+    step = _Step(model, cfg, train_x, train_y, _norm(data.mean, run.dev), _norm(data.std, run.dev), schedule)
+    stepper = _Stepper(step, want_graph=run.dev.type == "cuda" and cfg.cuda_graph)
     for epoch in range(cfg.epochs):
-        epoch_start = time.perf_counter()
         if preset.model.drop_path > 0:
             set_drop_path_rate(model, preset.model.drop_path * epoch / cfg.epochs)  # DARTS: linear in epochs
-        loss_sum.zero_()
-        order = torch.randperm(n, device=dev)
-        for s in range(steps_per_epoch):
-            index.copy_(order[s * batch : (s + 1) * batch])
-            lr.fill_(lr_at(global_step, total_steps, warmup_steps, peak_lr))
-            if want_graph and graph is None and global_step >= WARMUP_STEPS_BEFORE_CAPTURE:
-                graph = _capture(step, model)
-                want_graph = graph is not None
-                run.cuda_graph = graph is not None
-            if graph is not None:
-                graph.replay()
-            elif side_stream is not None and global_step < WARMUP_STEPS_BEFORE_CAPTURE:
-                side_stream.wait_stream(torch.cuda.current_stream(dev))
-                with torch.cuda.stream(side_stream):
-                    step()
-                torch.cuda.current_stream(dev).wait_stream(side_stream)
-            else:
-                step()
-            global_step += 1
-        epoch_loss = (loss_sum / steps_per_epoch).item()  # the epoch's one host sync
-        epoch_s = time.perf_counter() - epoch_start
+        epoch_loss, epoch_s = stepper.run_epoch(len(data.train_labels))
+        run.cuda_graph = stepper.graph is not None
         run.train_s += epoch_s
-        run.images += steps_per_epoch * batch
+        run.images += schedule.steps_per_epoch * schedule.batch
         if not math.isfinite(epoch_loss):
             raise TrainingFailed(
-                f"training loss became {epoch_loss} in epoch {epoch + 1} (peak lr {peak_lr:g} at batch {batch}); "
-                "the candidate diverged"
+                f"training loss became {epoch_loss} in epoch {epoch + 1} (peak lr {schedule.peak_lr:g} at batch "
+                f"{schedule.batch}); the candidate diverged"
             )
         run.loss, run.epochs = epoch_loss, epoch + 1
-        accuracy = _evaluate(model, val_x, val_y, batch_size=cfg.eval_batch_size) if len(val_y) else None
+        accuracy = None
+        if len(val_y):
+            accuracy = _evaluate(
+                model, val_x, val_y, batch_size=cfg.eval_batch_size, mean=data.mean, std=data.std
+            )
         log.info(
             "epoch %d/%d loss %.4f%s %.0f img/s%s",
             epoch + 1,
             cfg.epochs,
             epoch_loss,
             f" val {accuracy:.4f}" if accuracy is not None else "",
-            steps_per_epoch * batch / epoch_s,
-            " (CUDA graph)" if graph is not None else "",
+            schedule.steps_per_epoch * schedule.batch / epoch_s,
+            " (CUDA graph)" if stepper.graph is not None else "",
         )
         if accuracy is not None:
-            run.val_curve.append(accuracy)
-            if on_epoch is not None:
-                try:
-                    on_epoch(epoch + 1, accuracy)
-                except BaseException as e:
-                    raise _CallerError() from e
+            _report(run, on_epoch, epoch + 1, accuracy)
         if time_limit_s is not None and time.perf_counter() - start > time_limit_s and epoch + 1 < cfg.epochs:
             log.info(
                 "time limit of %.0f s reached after %d of %d epochs", time_limit_s, epoch + 1, cfg.epochs
@@ -367,7 +295,160 @@ def _train(
             run.status = "stopped"
             break
     run.state_dict = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
-    del graph
+    stepper.graph = None
+
+
+def _check_data(data: Splits, preset: Preset) -> None:
+    """Refuse data the model cannot train on, before anything is built."""
+    if len(data.train_labels) == 0:
+        raise TrainingFailed("the training split is empty; check --data and the preset's train_subset")
+    if data.num_classes > preset.model.num_classes:
+        # Checked here because an out-of-range label on a GPU is a device assert that poisons the process.
+        raise TrainingFailed(
+            f"the data has {data.num_classes} classes but the model outputs {preset.model.num_classes}"
+        )
+    if data.train_images.ndim == 4 and data.image_size != preset.model.image_size:
+        raise TrainingFailed(
+            f"the images are {data.image_size} pixels but the model was configured for "
+            f"{preset.model.image_size}; fit the preset to the data (Preset.for_data)"
+        )
+
+
+def _build(run: _Run, build_model: Callable[[], nn.Module], preset: Preset) -> nn.Module:
+    """The model on the device in training mode; its size and cost go into the run record."""
+    model = build_model()
+    size = preset.model.image_size
+    stats = model_stats(model, (3, size, size))
+    run.params, run.flops = stats.params, stats.flops
+    model.to(run.dev)
+    if run.dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # static shapes: autotuning pays off after the first steps
+        model.to(memory_format=torch.channels_last)
+    return model.train()
+
+
+@dataclass(frozen=True)
+class _Schedule:
+    """Batch size, steps and learning-rate schedule of one training run."""
+
+    batch: int
+    steps_per_epoch: int
+    total_steps: int
+    peak_lr: float
+    warmup_steps: int
+
+    @classmethod
+    def of(cls, cfg: TrainConfig, n: int) -> _Schedule:
+        batch = min(cfg.batch_size, n)
+        steps_per_epoch = (
+            n // batch
+        )  # the partial last batch is dropped: a captured graph needs one static shape
+        total_steps = steps_per_epoch * cfg.epochs
+        warmup_steps = min(round(cfg.warmup_epochs * steps_per_epoch), total_steps // 5)
+        return cls(batch, steps_per_epoch, total_steps, cfg.scaled_lr(batch), warmup_steps)
+
+
+class _Step:
+    """One training step over fixed device buffers (batch indices, learning rate, loss sum): the unit that is
+    captured in a CUDA graph and replayed."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        cfg: TrainConfig,
+        train_x: torch.Tensor,
+        train_y: torch.Tensor,
+        mean: torch.Tensor,
+        std: torch.Tensor,
+        schedule: _Schedule,
+    ):
+        dev = train_x.device
+        self.model, self.cfg, self.schedule = model, cfg, schedule
+        self.train_x, self.train_y, self.mean, self.std = train_x, train_y, mean, std
+        self.cuda = dev.type == "cuda"
+        self.lr = torch.zeros((), device=dev)
+        self.optimizer = NesterovSGD(list(model.parameters()), self.lr, cfg.momentum, cfg.weight_decay)
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+        self.index = torch.zeros(schedule.batch, dtype=torch.long, device=dev)  # written before every step
+        self.loss_sum = torch.zeros((), device=dev)
+
+    def __call__(self) -> None:
+        cfg = self.cfg
+        self.model.zero_grad(set_to_none=True)
+        x = augment.train_batch(
+            self.train_x[self.index],
+            self.mean,
+            self.std,
+            crop_padding=cfg.crop_padding,
+            cutout_size=cfg.cutout,
+        )
+        y = self.train_y[self.index]
+        if self.cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
+        # cache_enabled=False: autocast's weight-cast cache must not outlive a graph capture
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.cuda, cache_enabled=False):
+            out = self.model(x)
+            if isinstance(out, tuple):
+                logits, aux_logits = out
+                loss = self.criterion(logits, y) + cfg.auxiliary_weight * self.criterion(aux_logits, y)
+            else:
+                loss = self.criterion(out, y)
+        loss.backward()
+        self.optimizer.step()
+        self.loss_sum.add_(loss.detach().float())
+
+
+class _Stepper:
+    """Runs the steps of an epoch: eagerly, or on CUDA as a graph captured after a few eager warm-up steps on a
+    side stream (which falls back to eager when capture fails)."""
+
+    def __init__(self, step: _Step, want_graph: bool):
+        self.step = step
+        self.want_graph = want_graph and step.schedule.total_steps > WARMUP_STEPS_BEFORE_CAPTURE
+        self.side_stream = torch.cuda.Stream(step.train_x.device) if self.want_graph else None
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.global_step = 0
+
+    def run_epoch(self, n: int) -> tuple[float, float]:
+        """(mean training loss, seconds) of one epoch over a fresh permutation of the n training images."""
+        step, schedule = self.step, self.step.schedule
+        dev = step.train_x.device
+        epoch_start = time.perf_counter()
+        step.loss_sum.zero_()
+        order = torch.randperm(n, device=dev)
+        for s in range(schedule.steps_per_epoch):
+            step.index.copy_(order[s * schedule.batch : (s + 1) * schedule.batch])
+            step.lr.fill_(
+                lr_at(self.global_step, schedule.total_steps, schedule.warmup_steps, schedule.peak_lr)
+            )
+            if self.want_graph and self.graph is None and self.global_step >= WARMUP_STEPS_BEFORE_CAPTURE:
+                self.graph = _capture(step, step.model)
+                self.want_graph = self.graph is not None
+            if self.graph is not None:
+                self.graph.replay()
+            elif self.side_stream is not None and self.global_step < WARMUP_STEPS_BEFORE_CAPTURE:
+                self.side_stream.wait_stream(torch.cuda.current_stream(dev))
+                with torch.cuda.stream(self.side_stream):
+                    step()
+                torch.cuda.current_stream(dev).wait_stream(self.side_stream)
+            else:
+                step()
+            self.global_step += 1
+        epoch_loss = (step.loss_sum / schedule.steps_per_epoch).item()  # the epoch's one host sync
+        return epoch_loss, time.perf_counter() - epoch_start
+
+
+def _report(run: _Run, on_epoch: Callable[[int, float], None] | None, epoch: int, accuracy: float) -> None:
+    run.val_curve.append(accuracy)
+    if on_epoch is not None:
+        try:
+            on_epoch(epoch, accuracy)
+        except BaseException as e:
+            raise _CallerError() from e
+
+
+def _norm(values: tuple[float, ...], dev: torch.device) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.float32, device=dev).view(1, 3, 1, 1)
 
 
 def _capture(step: Callable[[], None], model: nn.Module) -> torch.cuda.CUDAGraph | None:
@@ -390,14 +471,20 @@ def _capture(step: Callable[[], None], model: nn.Module) -> torch.cuda.CUDAGraph
 
 @torch.no_grad()
 def _evaluate(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int, tta: bool = False
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    batch_size: int,
+    tta: bool = False,
+    mean: tuple[float, ...] = augment.CIFAR10_MEAN,
+    std: tuple[float, ...] = augment.CIFAR10_STD,
 ) -> float:
     if len(y) == 0:
         raise ValueError("nothing to evaluate on: no images")
     dev = x.device
     cuda = dev.type == "cuda"
-    mean = torch.tensor(augment.CIFAR10_MEAN, device=dev).view(1, 3, 1, 1)
-    std = torch.tensor(augment.CIFAR10_STD, device=dev).view(1, 3, 1, 1)
+    mean, std = _norm(mean, dev), _norm(std, dev)
     was_training = model.training
     model.eval()
     correct = torch.zeros((), dtype=torch.long, device=dev)
@@ -430,10 +517,59 @@ def _to_device(
         if key not in held:
             held[key] = _to_device(images, labels, dev)
         return held[key]
+    check_fits(images, dev)
     # torch.tensor copies: the arrays are read-only, and torch must not hold a writable view of them
     x = torch.tensor(images, dtype=torch.uint8).to(dev).permute(0, 3, 1, 2).contiguous()
     y = torch.tensor(labels, dtype=torch.long).to(dev)
     return x, y
+
+
+DATA_MEMORY_FRACTION = 0.5  # at most this share of the device's free memory holds data; the rest is for the
+# model, its activations and other candidates sharing the device
+
+
+def check_fits(images: np.ndarray, dev: torch.device) -> None:
+    """Raise TrainingFailed, saying what would fit, when uint8 `images` (N, H, W, 3) would take more than half
+    of the device's free memory (on the CPU: of the available RAM, counting the transient second copy)."""
+    need = images.nbytes * (2 if dev.type == "cpu" else 1)
+    free = _free_memory(dev)
+    if free is None or need <= DATA_MEMORY_FRACTION * free:
+        return
+    n, h, w = images.shape[:3]
+    per_image = need / max(n, 1)
+    fits = int(DATA_MEMORY_FRACTION * free / per_image)
+    smaller = next(
+        (
+            s
+            for s in (64, 48, 32, 24, 16, 8)
+            if s < h and n * s * s * 3 * need / images.nbytes <= DATA_MEMORY_FRACTION * free
+        ),
+        None,
+    )
+    hint = f", or --image-size {smaller} for all {n:,}" if smaller else ""
+    raise TrainingFailed(
+        f"the data does not fit on {dev}: {n:,} images at {h}x{w} take {_bytes(images.nbytes)} as uint8 "
+        f"and {_bytes(free)} are free (at most {DATA_MEMORY_FRACTION:.0%} is used for data); about "
+        f"{fits:,} images fit at this size{hint}"
+    )
+
+
+def _bytes(n: float) -> str:
+    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
+
+
+def _free_memory(dev: torch.device) -> int | None:
+    if dev.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(dev)
+        return int(free)
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 def _release(dev: torch.device) -> None:

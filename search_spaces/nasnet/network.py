@@ -1,6 +1,7 @@
 """The CIFAR network around NASNet-style cells, as in DARTS's `NetworkCIFAR` (Liu et al. 2019, sec. 3.1):
-a 3x3 conv stem, 3N + 2 cells with reduction cells at 1/3 and 2/3 of the depth (channels doubled there),
-an optional auxiliary head after the second reduction, global pooling and a linear classifier.
+a 3x3 conv stem (strided for images over 32 pixels), 3N + 2 cells with reduction cells at 1/3 and 2/3 of
+the depth (channels doubled there), an optional auxiliary head after the second reduction, global pooling and
+a linear classifier.
 
 `export_code` writes the same network as standalone code, each cell a class of its own whose `forward` spells
 out the wiring; it mirrors the modules built here in the same order, so keep the two in step.
@@ -78,7 +79,10 @@ class NasnetNetwork(nn.Module):
         num_cells = 3 * N + 2
         reductions = {num_cells // 3, 2 * num_cells // 3}
         c_stem = config.stem_multiplier * C
-        self.stem = nn.Sequential(nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem))
+        kernel, stride, padding = config.stem_conv
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, c_stem, kernel, stride=stride, padding=padding, bias=False), nn.BatchNorm2d(c_stem)
+        )
         c_prev_prev, c_prev, c_cur = c_stem, c_stem, C
         self.cells = nn.ModuleList()
         self.auxiliary_head: AuxiliaryHead | None = None
@@ -182,7 +186,7 @@ def _cell_code(class_name: str, title: str, cell: Cell, reduction: bool) -> tupl
 
 
 _NETWORK_CODE = '''
-class Network(nn.Module):
+class Network(Classifier):
     """The CIFAR network of DARTS: a 3x3 convolution stem, 3N + 2 cells with reduction
     cells at 1/3 and 2/3 of the depth (channels doubled there), global pooling and a
     classifier.
@@ -204,7 +208,7 @@ class Network(nn.Module):
         reductions = (num_cells // 3, 2 * num_cells // 3)
         c_stem = stem_multiplier * c
         self.stem = nn.Sequential(
-            nn.Conv2d(3, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem)
+            {stem_conv}, nn.BatchNorm2d(c_stem)
         )
         c_prev_prev, c_prev = c_stem, c_stem
         reduction_prev = False
@@ -240,6 +244,7 @@ def export_code(arch: NasnetArch, config: ModelConfig) -> ExportCode:
         cells_per_stage=config.cells_per_stage,
         num_classes=config.num_classes,
         stem_multiplier=config.stem_multiplier,
+        stem_conv=config.stem_code("c_stem"),
     )
     return ExportCode(
         f"{normal}\n\n{reduce}\n\n{network.strip()}\n", frozenset(normal_classes | reduce_classes)

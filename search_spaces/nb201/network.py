@@ -1,5 +1,6 @@
-"""NAS-Bench-201's macro skeleton (Dong & Yang 2020, fig. 1): a 3x3 conv stem, three stages of N cells with
-C, 2C and 4C channels joined by residual reduction blocks, then BN-ReLU, global pooling and a classifier.
+"""NAS-Bench-201's macro skeleton (Dong & Yang 2020, fig. 1): a 3x3 conv stem (strided for images over 32
+pixels), three stages of N cells with C, 2C and 4C channels joined by residual reduction blocks, then BN-ReLU,
+global pooling and a classifier.
 
 `export_code` writes the same network as standalone code, the cell a class whose `forward` spells out its
 edges; it mirrors the modules built here in the same order, so keep the two in step.
@@ -62,7 +63,10 @@ class Nb201Network(nn.Module):
         super().__init__()
         self.arch, self.config = arch, config
         C, N = config.channels, config.cells_per_stage
-        self.stem = nn.Sequential(nn.Conv2d(3, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
+        kernel, stride, padding = config.stem_conv
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, C, kernel, stride=stride, padding=padding, bias=False), nn.BatchNorm2d(C)
+        )
         layers: list[nn.Module] = []
         self.auxiliary_after = -1
         for stage, width in enumerate((C, 2 * C, 4 * C)):
@@ -135,7 +139,7 @@ def _cell_code(arch: Nb201Arch) -> tuple[str, set[type]]:
 
 
 _NETWORK_CODE = '''
-class Network(nn.Module):
+class Network(Classifier):
     """NAS-Bench-201's network: a 3x3 convolution stem, three stages of N cells with c,
     2c and 4c channels joined by residual reductions, then batch norm, ReLU, pooling and
     a classifier.
@@ -153,7 +157,7 @@ class Network(nn.Module):
         super().__init__()
         c = channels
         self.stem = nn.Sequential(
-            nn.Conv2d(3, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+            {stem_conv}, nn.BatchNorm2d(c)
         )
         layers = []
         for stage, width in enumerate((c, 2 * c, 4 * c)):
@@ -177,7 +181,10 @@ def export_code(arch: Nb201Arch, config: ModelConfig) -> ExportCode:
     """Cell and Network; the auxiliary head and drop-path are left out (training only)."""
     cell, classes = _cell_code(arch)
     network = _NETWORK_CODE.format(
-        channels=config.channels, cells_per_stage=config.cells_per_stage, num_classes=config.num_classes
+        channels=config.channels,
+        cells_per_stage=config.cells_per_stage,
+        num_classes=config.num_classes,
+        stem_conv=config.stem_code("c"),
     )
     return ExportCode(f"{cell}\n\n\n{network.strip()}\n", frozenset(classes | {ResidualReduction}))
 
