@@ -154,7 +154,9 @@ PARETO = Goal(("val_accuracy", "params"), targets={"params": 3000})
 )
 def test_no_proposal_exceeds_the_limits(name, goal):
     strategy = make(name, goal=goal, costs=conv_costs)
-    archs = drive(strategy, 120)
+    # 40: REINFORCE learning from this arbitrary reward can settle on a few dozen cells, after which dedupe
+    # (not the limit) ends its search.
+    archs = drive(strategy, 40)
     assert all(conv_costs(a)["params"] <= 2005 for a in archs)
     assert strategy.infeasible_draws > 0  # the limit did reject draws: the check can fail
 
