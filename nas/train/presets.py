@@ -8,11 +8,10 @@
   0.3-epoch warm-up, validated on 1,000 images; the final run trains the same way and is tested on all 10,000
   images. Measured on the 2-core x86_64 CPU shared with other jobs (load average 10-40; torch 2.14.1, Ray
   2.60.0, CIFAR-10 JPEG copy): the demo's 8 candidates reached 39.2-43.5% validation accuracy (chance 10%) and
-  the winner 47.7% test accuracy. One candidate trains at ~400 images/s on one core of that machine
-  (224/s measured at load ~4 with the process at ~55% of a core), so the demo's ~190,000 training images take
-  about 5 minutes on an idle machine (an estimate: the loaded run took 43 min). Recipes tried first on single
-  cells: 3 epochs of 6,000 at batch 128, lr 0.2: 36.4%; this recipe on the same cell: 39.7%; 4 epochs of
-  10,000 at batch 128 (twice the images): 44.4% on another cell.
+  the winner 47.7% test accuracy. With lighter load (load average 1-7) the same two commands took 561 s
+  for the search and 209 s for the final run: 12.8 min, more than the 5 minutes aimed at. Recipes tried
+  first on single cells: 3 epochs of 6,000 at batch 128, lr 0.2: 36.4%; this recipe on the same cell:
+  39.7%; 4 epochs of 10,000 at batch 128 (twice the images): 44.4% on another cell.
 - `proxy`: search-time training. Candidates are ranked, not finished, so the network is the DARTS search-size
   one (C=16, 8 cells: ~0.25M parameters for DARTS-V2) and training is 10 epochs. A plain eager loop on one
   H100 took DARTS-V2 there to 86% validation accuracy (shared/datasets/cifar10/README.md), enough to separate
