@@ -18,3 +18,21 @@ def ray_temp_dir() -> str:
 def apply() -> None:
     for key, value in RAY_ENV.items():
         os.environ.setdefault(key, value)
+
+
+def init_local_ray(num_cpus: int = 2) -> None:
+    """Start the tests' local Ray the way `nas search` starts its own: on loopback only, so a test opens
+    no port beyond 127.0.0.1 (nas.search.cluster)."""
+    import ray
+
+    from nas.search.cluster import loopback_only
+
+    with loopback_only():
+        ray.init(
+            address="local",
+            num_cpus=num_cpus,
+            include_dashboard=False,
+            log_to_driver=False,
+            _temp_dir=ray_temp_dir(),
+            _node_ip_address="127.0.0.1",
+        )

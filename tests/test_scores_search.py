@@ -25,7 +25,7 @@ from tests.tiny_cifar import tiny_arrays, write_parquet
 @pytest.fixture(scope="module")
 def local_ray(tmp_path_factory):
     os.environ["NAS_CACHE_DIR"] = str(tmp_path_factory.mktemp("nas-cache"))
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=ray_env.ray_temp_dir())
+    ray_env.init_local_ray()
     yield
     ray.shutdown()
 

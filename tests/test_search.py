@@ -39,7 +39,7 @@ def local_ray(tmp_path_factory):
     cloudpickle.register_pickle_by_value(fake_evaluators)
     # Workers inherit the environment Ray starts with: keep their decoded-data cache out of the home folder.
     os.environ["NAS_CACHE_DIR"] = str(tmp_path_factory.mktemp("nas-cache"))
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=ray_env.ray_temp_dir())
+    ray_env.init_local_ray()
     yield
     ray.shutdown()
 
@@ -184,7 +184,7 @@ DRIVER = textwrap.dedent(
     from ray import cloudpickle
     import tests.fake_evaluators as fake
     cloudpickle.register_pickle_by_value(fake)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=ray_env.ray_temp_dir())
+    ray_env.init_local_ray()
     from nas.search.config import make_config
     from nas.search.driver import run_search
     evaluator = fake.FakeEvaluator(seconds_per_epoch={seconds}, log_path={log!r})

@@ -124,7 +124,7 @@ def connect(address: str | None) -> bool:
         if address:
             ray.init(address=address, log_to_driver=False)
         else:
-            with _loopback():
+            with loopback_only():
                 # "local": never join another Ray that happens to run on this machine.
                 ray.init(
                     address="local",
@@ -139,7 +139,7 @@ def connect(address: str | None) -> bool:
 
 
 @contextlib.contextmanager
-def _loopback():
+def loopback_only():
     """A single-machine search has no reason to listen beyond loopback. Ray turns 127.0.0.1 into the machine's
     outward address unless it believes clusters are off (its macOS/Windows default,
     RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0); that belief only decides which IP a node announces and binds. The
