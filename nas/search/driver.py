@@ -29,7 +29,16 @@ from nas import atomic
 from nas.search import cluster
 from nas.search.candidate import METRIC, Evaluator
 from nas.search.config import SearchConfig, make_config
-from nas.search.run_folder import RunFolder, RunState, check_new_run, create_run, load_run, write_trials
+from nas.search.run_folder import (
+    RunFolder,
+    RunState,
+    check_new_run,
+    create_run,
+    is_ranked,
+    load_run,
+    rank_key,
+    write_trials,
+)
 from nas.train.presets import PRESETS
 
 # -- the driver side: bookkeeping of one run --
@@ -70,8 +79,13 @@ class SearchCounts:
 
     def add(self, row: dict[str, Any]) -> None:
         setattr(self, row["status"], getattr(self, row["status"]) + 1)
-        if row["status"] == "completed" and (self.best is None or row[METRIC] > self.best[METRIC]):
+        if self.outranks_best(row):
             self.best = row
+
+    def outranks_best(self, row: dict[str, Any]) -> bool:
+        """Whether `row` would be the run's best by its ranking rule (ties: the earlier proposal), so the live
+        view, RUN/best.pt and `Run.best` always name the same candidate."""
+        return is_ranked(row) and (self.best is None or rank_key(row) < rank_key(self.best))
 
 
 class Recorder:
@@ -375,11 +389,7 @@ def search(run: RunFolder, plan: Plan, evaluator, shipped, *, quiet: bool, on_re
             strategy.tell_failure(proposal.id, row["error"] or "no validation accuracy")
         recorder.add(row)
         weights = cluster.take_weights(inbox, proposal.id) if result and result.get("has_weights") else None
-        if (
-            weights
-            and row["status"] == "completed"
-            and (progress.best is None or row[METRIC] > progress.best[METRIC])
-        ):
+        if weights and progress.outranks_best(row):
             keep_best_weights(run, config, row, weights)
         progress.add(row)
         for listener in listeners:
