@@ -123,9 +123,9 @@ def plan(config, *, run_path: Path | None = None) -> GoalPlan:
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    from nas.search.config import fitted_preset
+    from nas.train.presets import fitted_to  # not nas.search.config, which imports this module
 
-    costs = CostModel(space, fitted_preset(config).model, latency_device=device)
+    costs = CostModel(space, fitted_to(config.preset, config.dataset).model, latency_device=device)
     saved = Path(run_path) / COSTS_FILE if run_path is not None else None
     if saved is not None and saved.is_file():
         try:

@@ -219,12 +219,9 @@ def with_dataset(config: SearchConfig) -> SearchConfig:
 def fitted_preset(config: SearchConfig):
     """The run's preset fitted to its data (classes, image size: `Preset.for_data`) once the search has
     recorded the dataset; the preset itself before that, or for CIFAR-10."""
-    from nas.train.presets import PRESETS
+    from nas.train.presets import fitted_to
 
-    preset = PRESETS[config.preset]
-    if config.dataset:
-        preset = preset.for_data(int(config.dataset["num_classes"]), int(config.dataset["image_size"]))
-    return preset
+    return fitted_to(config.preset, config.dataset)
 
 
 def preprocessing(config: SearchConfig) -> dict[str, Any] | None:

@@ -153,3 +153,12 @@ PRESETS: dict[str, Preset] = {
         TrainConfig(epochs=60, batch_size=256, lr=0.1, cutout=16),
     ),
 }
+
+
+def fitted_to(name: str, dataset: dict[str, Any] | None) -> Preset:
+    """The preset `name` fitted to a run's recorded dataset (its classes and image size, `Preset.for_data`);
+    the preset itself when no dataset is recorded (CIFAR-10)."""
+    preset = PRESETS[name]
+    if dataset:
+        preset = preset.for_data(int(dataset["num_classes"]), int(dataset["image_size"]))
+    return preset
