@@ -60,7 +60,7 @@ def test_search_on_a_cluster_without_shared_storage_survives_a_lost_node(cluster
     def delete_data(run) -> None:  # the run has started: the data is in the object store, not needed on disk
         shutil.rmtree(data)
 
-    def lose_a_node(row) -> None:  # from the second result on, the first time a node has a candidate in flight
+    def lose_a_node(row) -> None:  # from the second result on: the first node with a candidate in flight
         if not removed and len(seen) >= 2:
             busy = {line.split()[2] for line in log.read_text().splitlines() if line.startswith("start")}
             busy -= {line.split()[2] for line in log.read_text().splitlines() if line.startswith("end")}
