@@ -61,6 +61,19 @@ class ExportSource:
     warning: str | None = None  # something the user should hear about (untrained weights)
     preprocessing: dict[str, Any] | None = None  # input size, mean/std, class names; None: CIFAR-10's
 
+    @classmethod
+    def of_checkpoint(cls, checkpoint: Any, origin: dict[str, Any]) -> ExportSource:
+        """A checkpoint's own arch (not an isomorphic relabelling: its weights follow its block order), size,
+        weights and preprocessing."""
+        return cls(
+            checkpoint.arch,
+            checkpoint.space_options,
+            checkpoint.model_config,
+            checkpoint.state_dict,
+            origin,
+            preprocessing=checkpoint.preprocessing,
+        )
+
     def input_shape(self) -> tuple[int, int, int]:
         size = self.model_config.image_size
         return (3, size, size)
@@ -155,14 +168,7 @@ def resolve_source(
             weights=str(Path(weights).resolve()), test_accuracy=checkpoint.metadata.get("test_accuracy")
         )
         # The checkpoint's own arch, not an isomorphic relabelling of it: its weights follow its block order.
-        return ExportSource(
-            checkpoint.arch,
-            checkpoint.space_options,
-            checkpoint.model_config,
-            checkpoint.state_dict,
-            origin,
-            preprocessing=checkpoint.preprocessing,
-        )
+        return ExportSource.of_checkpoint(checkpoint, origin)
     assert chosen is not None
 
     if run is not None and run.final_checkpoint_path.is_file():
@@ -172,14 +178,7 @@ def resolve_source(
             if test_accuracy is None:
                 test_accuracy = checkpoint.metadata.get("test_accuracy")
             origin.update(weights=str(run.final_checkpoint_path.resolve()), test_accuracy=test_accuracy)
-            return ExportSource(
-                checkpoint.arch,
-                checkpoint.space_options,
-                checkpoint.model_config,
-                checkpoint.state_dict,
-                origin,
-                preprocessing=checkpoint.preprocessing,
-            )
+            return ExportSource.of_checkpoint(checkpoint, origin)
 
     where = f"run {run.name} has no final.pt for it" if run is not None else "no --weights given"
     origin.update(weights=None, test_accuracy=None)
