@@ -56,3 +56,22 @@ def test_run_folder_ranking(tmp_path):
     assert open_run("r", results_dir=tmp_path).path == run.path
     with pytest.raises(UserError, match="no run 'nope'"):
         open_run("nope", results_dir=tmp_path)
+
+
+def test_provenance_is_recorded_but_not_a_setting(tmp_path):
+    import platform
+
+    import torch
+
+    from nas.provenance import provenance
+    from nas.search.run_folder import PROVENANCE_KEY, load_run
+
+    record = provenance()
+    assert record["versions"]["torch"] == torch.__version__
+    assert record["versions"]["python"] == platform.python_version()
+    assert all(record["versions"][name] for name in ("nas", "torchvision", "ray"))
+    run = RunFolder(tmp_path / "r")
+    run.path.mkdir()
+    write_json(run.config_path, {"name": "r", "space": "nb201", PROVENANCE_KEY: record})
+    assert PROVENANCE_KEY not in run.config()
+    assert load_run("r", tmp_path)[1].space == "nb201"  # a run with a provenance record resumes

@@ -69,6 +69,8 @@ def test_final_with_an_arch_file_writes_record_and_checkpoint(tmp_path, tiny_dat
         "wall_s",
         "device",
         "torch_version",
+        "versions",
+        "command",
         "seed",
         "arch",
         "arch_hash",

@@ -67,6 +67,9 @@ def test_six_candidate_search_end_to_end(local_ray, tmp_path):
     saved = json.loads(run.config_path.read_text())
     assert saved["concurrency"] == 2 and saved["strategy"] == "evolution"
     assert json.loads(run.strategy_state_path.read_text())["strategy"]
+    # What made the run is recorded beside its settings, and is not read back as a setting.
+    assert set(saved["provenance"]["versions"]) == {"nas", "python", "torch", "torchvision", "ray"}
+    assert saved["provenance"]["command"] and "provenance" not in run.config()
 
 
 def test_search_trains_real_candidates_on_tiny_data(local_ray, tmp_path):

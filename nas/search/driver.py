@@ -30,6 +30,7 @@ from nas.search import cluster
 from nas.search.candidate import METRIC, Evaluator
 from nas.search.config import SearchConfig, make_config
 from nas.search.run_folder import (
+    PROVENANCE_KEY,
     RunFolder,
     RunState,
     check_new_run,
@@ -205,9 +206,12 @@ def read_data(config: SearchConfig):
 
 
 def write_run_folder(plan: Plan, results_dir: str | os.PathLike | None) -> RunFolder:
-    """The first write of a run: its folder (a new run) and its resolved config."""
+    """The first write of a run: its folder (a new run) and its resolved config, with the versions and command
+    line of the attempt that wrote it (not settings: `RunFolder.config` leaves them out)."""
+    from nas.provenance import provenance
+
     run = plan.run if plan.resumed else create_run(plan.config.name, results_dir)
-    atomic.write_json(run.config_path, plan.config.to_dict())
+    atomic.write_json(run.config_path, {**plan.config.to_dict(), PROVENANCE_KEY: provenance()})
     return run
 
 

@@ -1,7 +1,7 @@
 """The layout of a run folder and the record of its candidates.
 
 results/RUN/
-  config.json          the resolved run config (what `nas search --resume RUN` continues)
+  config.json          the resolved run config (what `nas search --resume RUN` continues) and its provenance
   strategy_state.json  the strategy's state_dict after the last result, time spent, attempts (RunState)
   trials.parquet       one row per candidate (TRIALS_SCHEMA), rewritten atomically as results arrive
   best.pt              the best candidate so far with the weights it was trained to during the search
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 DEFAULT_RESULTS_DIR = Path("results")
 STATE_FORMAT = "nas-search-state/1"
+PROVENANCE_KEY = "provenance"  # config.json: versions and command line of the attempt that wrote it
 
 TRIALS_SCHEMA = pa.schema(
     [
@@ -134,14 +135,17 @@ class RunFolder:
         return self.path / "search.log"
 
     def config(self) -> dict[str, Any]:
+        """The run's saved settings (config.json without its provenance record)."""
         try:
-            return json.loads(self.config_path.read_text())
+            saved = json.loads(self.config_path.read_text())
         except FileNotFoundError:
             raise UserError(
                 f"run {self.path} has no config.json; is it a run folder made by `nas search`?"
             ) from None
         except json.JSONDecodeError as e:
             raise UserError(f"{self.config_path} is corrupt ({e}); restore it or start a new run") from None
+        saved.pop(PROVENANCE_KEY, None)
+        return saved
 
     def trials(self) -> list[dict[str, Any]]:
         if not self.trials_path.exists():

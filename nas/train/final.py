@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import platform
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,6 +22,7 @@ import search_spaces
 from nas.arch_file import arch_from_data, read_arch_json
 from nas.atomic import write_json
 from nas.errors import UserError
+from nas.provenance import command_line, versions
 from nas.search.candidate import CandidateStatus
 from nas.search.run_folder import DEFAULT_RESULTS_DIR, RunFolder, open_run
 from nas.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -245,7 +245,8 @@ def run_final(
             **data.preprocessing(),
         },
         "transfer": transfer,
-        "command": " ".join(sys.argv),
+        "versions": versions(),
+        "command": command_line(),
         "finished_at": time.time(),
     }
     folder = RunFolder(target.folder)
