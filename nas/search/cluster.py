@@ -8,6 +8,7 @@ Ray is imported inside the functions: `import nas` and the CLI's help stay quick
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import os
 import socket
@@ -94,12 +95,7 @@ def probe_address(address: str) -> None:
             "cluster; pass the cluster's GCS address HOST:PORT (e.g. 10.0.0.1:6379) from a machine that "
             "reaches the cluster's nodes"
         )
-    host, _, port_text = address.rpartition(":") if ":" in address else (address, "", "")
-    try:
-        port = int(port_text) if port_text else GCS_PORT
-    except ValueError:
-        raise UserError(f"address: {address!r} is not HOST:PORT") from None
-    host = host.strip("[]") or "127.0.0.1"
+    host, port = split_address(address)
     try:
         socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as e:
@@ -108,6 +104,31 @@ def probe_address(address: str) -> None:
             f"cannot reach the Ray cluster at {address} ({reason} within {CONNECT_TIMEOUT_S:.0f} s); "
             "start it with `ray start --head`, or check --address / RAY_ADDRESS"
         ) from None
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """HOST and PORT of a GCS address `HOST:PORT`, `[IPV6]:PORT` or `HOST` (Ray's default port)."""
+    host, _, port_text = address.rpartition(":") if ":" in address else (address, "", "")
+    if host.count(":") > 0 and not host.startswith("["):  # a bare IPv6 address such as ::1, no port
+        host, port_text = address, ""
+    try:
+        port = int(port_text) if port_text else GCS_PORT
+    except ValueError:
+        raise UserError(f"address: {address!r} is not HOST:PORT") from None
+    return host.strip("[]") or "127.0.0.1", port
+
+
+def is_loopback(address: str) -> bool:
+    """Whether a GCS address names this machine's loopback (127.0.0.0/8, ::1 or localhost)."""
+    if address in ("auto", "local") or "://" in address:
+        return False
+    host = split_address(address)[0]
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def connect(address: str | None) -> bool:
@@ -122,7 +143,9 @@ def connect(address: str | None) -> bool:
         return False
     try:
         if address:
-            ray.init(address=address, log_to_driver=False)
+            # A cluster on this machine's loopback: the driver must join it there too (loopback_only).
+            with loopback_only() if is_loopback(address) else contextlib.nullcontext():
+                ray.init(address=address, log_to_driver=False)
         else:
             with loopback_only():
                 # "local": never join another Ray that happens to run on this machine.
