@@ -41,8 +41,8 @@ def nas_ray(tmp_path_factory):
 
 def readme_example() -> str:
     text = (ROOT / "README.md").read_text()
-    match = re.search(r"### From Python.*?```python\n(.*?)```", text, re.DOTALL)
-    assert match, "README has no '### From Python' example"
+    match = re.search(r"^## From Python.*?```python\n(.*?)```", text, re.DOTALL | re.MULTILINE)
+    assert match, "README has no '## From Python' example"
     return match.group(1)
 
 
@@ -51,10 +51,9 @@ def test_readme_python_example_runs(nas_ray, tiny_data, tmp_path, monkeypatch):
     import ray
 
     code = readme_example()
-    assert 'preset="cpu"' in code and "../shared/datasets/cifar10" in code
-    code = code.replace('preset="cpu"', 'preset="smoke"').replace(
-        "../shared/datasets/cifar10", str(tiny_data)
-    )
+    assert 'preset="cpu"' in code and 'data="cifar10"' in code
+    code = code.replace('preset="cpu"', 'preset="smoke"')
+    code = code.replace('data="cifar10"', f"data={str(tiny_data)!r}")
     code = code.replace("trials=8", "trials=3").replace("trials=12", "trials=5")
     monkeypatch.setenv("NAS_RESULTS_DIR", str(tmp_path))
     monkeypatch.chdir(tmp_path)
