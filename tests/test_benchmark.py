@@ -119,8 +119,9 @@ def test_worker_processes_give_the_same_curves(table):
 
 
 def test_evolution_beats_random_on_the_synthetic_table(table):
-    """A small version of the README claim (benchmarks/strategies.py runs it with 100 seeds). The seeds are
-    fixed, so this is a deterministic check, and the margin is large: p is ~1e-4 where 0.01 is asked."""
+    """A small version of the claim in docs/benchmarks.md (benchmarks/strategies.py runs it with 100 seeds).
+    The seeds are fixed, so this is a deterministic check, and the margin is large: p is ~1e-4 where 0.01 is
+    asked."""
     result = B.run_benchmark(S.make_space("nb201"), table, ["random", "evolution"], seeds=20, budget=100)
     random_best = result.best_so_far("random")[:, -1]
     evolution_best = result.best_so_far("evolution")[:, -1]

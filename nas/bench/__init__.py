@@ -4,7 +4,7 @@ module `synthetic_table`).
 
 In this project "benchmark" means such a table (NAS-Bench-201 and its kind) and the `nas benchmark` command
 that searches one. The top-level `benchmarks/` folder is something else: scripts that measure the engine
-itself (throughput, accuracy, search overhead, strategy statistics) for the figures in README.md.
+itself (throughput, accuracy, search overhead, strategy statistics) for the figures in docs/benchmarks.md.
 
 May import numpy, pyarrow, rich, `strategies`, `search_spaces`; matplotlib only through `nas.viz`; never Ray.
 """

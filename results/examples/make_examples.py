@@ -1,7 +1,7 @@
 """Rebuild the example pictures in this folder: `python results/examples/make_examples.py` from the repo root.
 
 The progress plot is drawn from two SYNTHETIC runs (made-up accuracies, sizes and times from a fixed seed) so
-the README can show the plot before a real search has run; its file name says so. The cells are real: DARTS-V2
+the docs can show the plot before a real search has run; its file name says so. The cells are real: DARTS-V2
 as published, and a 5-block nasnet architecture and an NB201 cell sampled with NB201_SEED.
 """
 
