@@ -104,7 +104,7 @@ class ModelConfig:
         for name, (ok, allowed) in checks.items():
             if not ok:
                 value = getattr(self, name)
-                raise ValueError(f"model config: {name}={value!r} is out of range: {allowed}")
+                raise ValueError(f"model config: {name}={value!r} must be {allowed}")
 
 
 class SearchSpace(abc.ABC):

@@ -58,7 +58,7 @@ class CellModule(nn.Module):
         self.branches = nn.ModuleList(
             branch(op, c, 2 if reduction and s < CELL_INPUTS else 1, config)
             for block in cell.blocks
-            for op, s in zip(block.ops, block.inputs)
+            for op, s in zip(block.ops, block.inputs, strict=True)
         )
         self.concat = list(cell.concat)
         self.out_channels = c * len(cell.concat)
@@ -77,7 +77,7 @@ class CellModule(nn.Module):
 class NasnetNetwork(nn.Module):
     """DARTS's CIFAR network: a convolution stem, 3N + 2 cells with reduction cells at
     1/3 and 2/3 of the depth (channels doubled there), global pooling, dropout and a
-    classifier; with `config.auxiliary`, an auxiliary head after the second reduction."""
+    classifier; with `config.auxiliary`, an auxiliary head after the 2nd reduction."""
 
     def __init__(self, arch: NasnetArch, config: ModelConfig):
         super().__init__()
@@ -111,13 +111,18 @@ class NasnetNetwork(nn.Module):
             self.cells.append(cell)
             c_prev_prev, c_prev, reduction_prev = c_prev, cell.out_channels, reduction
             if config.auxiliary and i == self.auxiliary_after:
-                self.auxiliary_head = AuxiliaryHead(c_prev, config.num_classes, config.norm)
+                self.auxiliary_head = AuxiliaryHead(
+                    c_prev,
+                    config.num_classes,
+                    config.norm,
+                )
         self.global_pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(config.dropout) if config.dropout else nn.Identity()
         self.classifier = nn.Linear(c_prev, config.num_classes)
 
     def forward(self, x: torch.Tensor):
-        """Logits; in training mode with an auxiliary head, (logits, auxiliary logits)."""
+        """Logits; in training mode with an auxiliary head, (logits, auxiliary
+        logits)."""
         s0 = s1 = self.stem(x)
         auxiliary = None
         for i, cell in enumerate(self.cells):

@@ -94,7 +94,8 @@ class Nb201Network(nn.Module):
         self.classifier = nn.Linear(4 * c, config.num_classes)
 
     def forward(self, x: torch.Tensor):
-        """Logits; in training mode with an auxiliary head, (logits, auxiliary logits)."""
+        """Logits; in training mode with an auxiliary head, (logits, auxiliary
+        logits)."""
         x = self.stem(x)
         auxiliary = None
         for i, layer in enumerate(self.layers):
