@@ -72,7 +72,10 @@ def _fields_only(cls: type) -> str:
         doc = f"The fields of the engine's {cls.__name__} (its checks and methods left out)."
     lines = textwrap.wrap(f'"""{doc}"""', LINE_LENGTH - 4)
     annotations = inspect.get_annotations(cls)
-    fields = [f"    {f.name}: {annotations[f.name]}" for f in dataclasses.fields(cls)]
+    fields = [
+        f"    {f.name}: {a if isinstance(a := annotations[f.name], str) else inspect.formatannotation(a)}"
+        for f in dataclasses.fields(cls)
+    ]
     docstring = "\n".join("    " + line for line in lines)
     return f"@dataclass(frozen=True)\nclass {cls.__name__}:\n{docstring}\n\n" + "\n".join(fields) + "\n"
 
