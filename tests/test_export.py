@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 import nas
 import search_spaces as S
@@ -20,7 +21,7 @@ from nas.atomic import write_json
 from nas.cli import main
 from nas.errors import UserError
 from nas.export.codegen import generate_source
-from nas.export.folder import _move_into_place, export, import_model_file, resolve_source
+from nas.export.folder import _move_into_place, export, import_model_file, read_export, resolve_source
 from nas.search.run_folder import RunFolder, write_trials
 from nas.train.checkpoint import Checkpoint, save_checkpoint
 from nas.train.presets import PRESETS
@@ -472,3 +473,56 @@ def test_python_m_nas_export_exit_code(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: no run 'nope'") and proc.stderr.count("\n") == 1
     assert not (tmp_path / "x").exists()
+
+
+def _has(model, kind):
+    return any(isinstance(m, kind) for m in model.modules())
+
+
+@pytest.mark.parametrize("name", sorted(S.SPACES))
+@pytest.mark.parametrize(
+    "settings",
+    [{"norm": "none"}, {"dropout": 0.3}, {"norm": "none", "dropout": 0.3, "drop_path": 0.2}],
+    ids=["norm-none", "dropout", "all"],
+)
+def test_build_settings_survive_export_and_predict(tmp_path, name, settings):
+    arch = S.make_space(name).sample(np.random.default_rng(6))
+    config = dataclasses.replace(TINY, **settings)
+    engine = trained_checkpoint(tmp_path / "w.pt", arch, config, seed=3)
+    export(resolve_source(weights=tmp_path / "w.pt"), tmp_path / "out")
+    meta = json.loads((tmp_path / "out" / "metadata.json").read_text())
+    assert S.ModelConfig(**meta["model_config"]) == config
+    assert dataclasses.asdict(import_model_file(tmp_path / "out" / "model.py").CONFIG) == dataclasses.asdict(
+        config
+    )
+    model = nas.load(tmp_path / "out")  # what `nas predict` loads
+    norm = nn.modules.batchnorm._BatchNorm
+    assert _has(model, norm) == _has(engine, norm) == (config.norm == "batch")
+    assert _has(model, nn.Dropout) == _has(engine, nn.Dropout) == (config.dropout > 0)
+    x = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        reference = engine(x)
+        torch.testing.assert_close(model(x), reference, rtol=0, atol=ATOL)
+    images = np.random.default_rng(0).integers(0, 256, size=(2, 32, 32, 3), dtype=np.uint8)
+    names, probs = model.predict(list(images))
+    with torch.no_grad():
+        expected = engine(model.preprocess(list(images))).softmax(1)
+    torch.testing.assert_close(probs, expected, rtol=0, atol=ATOL)
+    assert names == [model.CLASS_NAMES[i] for i in expected.argmax(1).tolist()]
+    # The export is read back for fine-tuning with the same settings.
+    assert read_export(tmp_path / "out").model_config == config
+
+
+def test_fine_tuning_an_export_keeps_its_norm_and_takes_the_presets_regularisers(tmp_path):
+    from types import SimpleNamespace
+
+    from nas.train.final import _fit_preset, load_init
+
+    config = dataclasses.replace(TINY, norm="none", dropout=0.4)
+    trained_checkpoint(tmp_path / "w.pt", ENAS, config)
+    export(resolve_source(weights=tmp_path / "w.pt"), tmp_path / "out")
+    preset = dataclasses.replace(PRESETS["cpu"], model=dataclasses.replace(PRESETS["cpu"].model, dropout=0.1))
+    fitted = _fit_preset(preset, SimpleNamespace(num_classes=10, image_size=32), load_init(tmp_path / "out"))
+    # The weights have no batch norm to load into a normalised network; dropout is a training choice.
+    assert fitted.model.norm == "none" and fitted.model.dropout == 0.1
+    assert fitted.model.channels == TINY.channels
