@@ -526,3 +526,17 @@ def test_fine_tuning_an_export_keeps_its_norm_and_takes_the_presets_regularisers
     # The weights have no batch norm to load into a normalised network; dropout is a training choice.
     assert fitted.model.norm == "none" and fitted.model.dropout == 0.1
     assert fitted.model.channels == TINY.channels
+
+
+class _NumpyNetwork(nn.Module):
+    def __init__(self, arch, config):
+        super().__init__()
+        self.scale = float(np.pi)
+
+
+def test_a_network_naming_a_package_other_than_torch_is_refused_in_one_line(monkeypatch):
+    monkeypatch.setattr(S.SPACES["nb201"], "network_class", classmethod(lambda cls: _NumpyNetwork))
+    with pytest.raises(UserError) as error:
+        generate_source(CASES["random_nb201"][0], TINY, "A network.")
+    assert "uses np from numpy; exported code imports only torch" in str(error.value)
+    assert "\n" not in str(error.value)

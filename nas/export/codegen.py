@@ -136,7 +136,8 @@ class _Module:
         module = getattr(value, "__module__", None) or ""
         if inspect.ismodule(value):
             if _IMPORTED.get(value.__name__) != name:
-                self._stdlib_import(value.__name__, f"import {value.__name__}", name)
+                alias = "" if value.__name__ == name else f" as {name}"
+                self._stdlib_import(value.__name__, f"import {value.__name__}{alias}", name)
         elif value is OPS:
             self._ops(OPS)
         elif module.split(".")[0] in ("torch", "builtins", "typing"):
@@ -153,7 +154,10 @@ class _Module:
 
     def _stdlib_import(self, module: str, statement: str, name: str) -> None:
         if module.split(".")[0] not in sys.stdlib_module_names:
-            raise UserError(f"cannot export: the network uses {name} from {module}, not torch or the stdlib")
+            raise UserError(
+                f"cannot export: the network uses {name} from {module}; exported code imports only torch (as "
+                "torch and nn) and the standard library"
+            )
         self.imports.add(statement)
 
     def _ops(self, ops: dict[str, Any]) -> None:
