@@ -1,13 +1,13 @@
 """Cell search spaces. A space is one package here (`nasnet/`, `nb201/`) holding everything it needs: its
 architecture values (`arch.py`, torch-free), its `SearchSpace` subclass decorated with `@register_space`
-(`space.py`: sampling, mutation, decisions, reading, pictures' notes) and its network (`network.py`, torch:
-what
-`build` returns and its standalone-code twin for `nas export`); it is registered by importing it below.
-`make_space(name, **options)` builds one by name. Shared by all: `base.py` (the interfaces), `ops.py` (the op
-registry, torch), `code.py` (what export twins share), `stats.py`, `known_cells.py`, `_registry.py`.
+(`space.py`: sampling, mutation, decisions, reading, pictures' notes, `network_class`) and its network
+(`network.py`, torch: what `build` returns, which `nas export` copies as it is); it is registered by
+importing it below. `make_space(name, **options)` builds one by name. Shared by all: `base.py` (the
+interfaces and `ModelConfig`, the build settings), `op_names.py` (the op names, torch-free), `ops.py` (the op
+registry, torch), `stats.py`, `known_cells.py`, `_registry.py`. docs/spaces.md tells how to add a space.
 
 May import numpy and networkx; torch only in `ops.py`, `stats.py` and the spaces' `network.py`, imported when
-a network is built or an op name checked; never `nas`."""
+a network is built; never `nas`."""
 
 from __future__ import annotations
 

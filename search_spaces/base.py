@@ -1,7 +1,8 @@
 """What every search space shares: the architecture protocol, the space interface and the model config.
 
 Nothing here imports torch: architectures are plain values that strategies, the CLI and result files handle
-without building a network. Only `SearchSpace.build` touches torch, and it imports it lazily.
+without building a network. Only `SearchSpace.build` touches torch, through the space's `network_class()`,
+which imports it lazily.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ import numpy as np
 if TYPE_CHECKING:
     import networkx as nx
     from torch import nn
-
-    from search_spaces.code import ExportCode
 
 
 class ArchitectureError(ValueError):
@@ -51,48 +50,61 @@ def canonical_hash(arch: Architecture) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
+NORMS = ("batch", "none")  # ModelConfig.norm: batch norm after every convolution, or none
+
+
+# ModelConfig is also copied, source and all, into exported model files (nas/export/codegen.py), which are
+# checked with ruff's defaults: keep its lines within 88 characters.
 @dataclass(frozen=True)
 class ModelConfig:
-    """How big a network to build around the searched cells; passed whole to `SearchSpace.build`."""
+    """How to build a network around the searched cells; passed whole to
+    `SearchSpace.build`, saved whole in checkpoints and exports."""
 
-    channels: int = 16  # C: channels of each op in the first stage; doubled at every reduction
-    # N: 3 stages of N cells; nasnet adds a reduction cell between stages (3N + 2 cells)
+    # C: channels of each op in the first stage; doubled at every reduction
+    channels: int = 16
+    # N: 3 stages of N cells; nasnet adds a reduction cell between stages (3N + 2)
     cells_per_stage: int = 2
     num_classes: int = 10
-    drop_path: float = 0.0  # largest probability of dropping a cell branch (Zoph et al. 2018); 0 turns it off
-    auxiliary: bool = False  # auxiliary classifier at 2/3 depth (Szegedy et al. 2015), used in final training
-    stem_multiplier: int = 3  # stem width = stem_multiplier * C, as in DARTS (Liu et al. 2019)
-    image_size: int = 32  # input height = width in pixels (for FLOPs, exports and the stem below)
-    # the stem downsamples by this (1, 2, 4...) so larger images cost about what CIFAR's do
+    # largest probability of dropping a cell branch (Zoph et al. 2018); 0: off
+    drop_path: float = 0.0
+    # auxiliary classifier at 2/3 depth (Szegedy et al. 2015), for final training
+    auxiliary: bool = False
+    # stem width = stem_multiplier * C, as in DARTS (Liu et al. 2019)
+    stem_multiplier: int = 3
+    # input height = width in pixels (for FLOPs, exports and the stem below)
+    image_size: int = 32
+    # the stem downsamples by this (1, 2, 4...) so large images cost what CIFAR's do
     stem_stride: int = 1
+    # after every convolution: "batch" norm (Ioffe & Szegedy 2015) or "none"
+    norm: str = "batch"
+    # probability of zeroing a feature before the classifier (Srivastava et al.
+    # 2014); 0: no dropout layer
+    dropout: float = 0.0
 
     @property
     def stem_conv(self) -> tuple[int, int, int]:
-        """(kernel, stride, padding) of the stem's convolution: 3x3 at stride 1 or 2; a (s+1)x(s+1) kernel at
-        stride s > 2, so every pixel is seen."""
+        """(kernel, stride, padding) of the stem's convolution: 3x3 at stride 1 or 2;
+        a (s+1)x(s+1) kernel at stride s > 2, so every pixel is seen."""
         s = self.stem_stride
         return (3, s, 1) if s <= 2 else (s + 1, s, s // 2)
 
-    def stem_code(self, width: str) -> str:
-        """The stem's convolution as exported code, `width` naming its output channels."""
-        kernel, stride, padding = self.stem_conv
-        if stride == 1:
-            return f"nn.Conv2d(3, {width}, 3, padding=1, bias=False)"
-        return f"nn.Conv2d(3, {width}, {kernel}, stride={stride}, padding={padding}, bias=False)"
-
     def __post_init__(self) -> None:
+        stride = self.stem_stride
         checks = {
-            "channels": self.channels >= 1,
-            "cells_per_stage": self.cells_per_stage >= 1,
-            "num_classes": self.num_classes >= 2,
-            "drop_path": 0.0 <= self.drop_path < 1.0,
-            "stem_multiplier": self.stem_multiplier >= 1,
-            "image_size": self.image_size >= 1,
-            "stem_stride": self.stem_stride >= 1 and self.stem_stride & (self.stem_stride - 1) == 0,
+            "channels": (self.channels >= 1, "at least 1"),
+            "cells_per_stage": (self.cells_per_stage >= 1, "at least 1"),
+            "num_classes": (self.num_classes >= 2, "at least 2"),
+            "drop_path": (0.0 <= self.drop_path < 1.0, "in [0, 1)"),
+            "stem_multiplier": (self.stem_multiplier >= 1, "at least 1"),
+            "image_size": (self.image_size >= 1, "at least 1"),
+            "stem_stride": (stride >= 1 and stride & (stride - 1) == 0, "a power of 2"),
+            "norm": (self.norm in NORMS, "one of " + ", ".join(NORMS)),
+            "dropout": (0.0 <= self.dropout < 1.0, "in [0, 1)"),
         }
-        for name, ok in checks.items():
+        for name, (ok, allowed) in checks.items():
             if not ok:
-                raise ValueError(f"model config: {name}={getattr(self, name)!r} is out of range")
+                value = getattr(self, name)
+                raise ValueError(f"model config: {name}={value!r} must be {allowed}")
 
 
 class SearchSpace(abc.ABC):
@@ -135,14 +147,27 @@ class SearchSpace(abc.ABC):
         """Raise ArchitectureError unless `arch` belongs to this space as configured (ops, number of
         blocks)."""
 
+    def build(self, arch: Architecture, config: ModelConfig) -> nn.Module:
+        """`network_class()(arch, config)`, for an architecture of this space (not necessarily within its
+        options: published cells are built with a default space)."""
+        if getattr(arch, "space", None) != self.name:
+            raise ArchitectureError(f"expected a {self.name} architecture, got {type(arch).__name__}")
+        return self.network_class()(arch, config)
+
+    @classmethod
     @abc.abstractmethod
-    def build(self, arch: Architecture, config: ModelConfig) -> nn.Module: ...
+    def network_class(cls) -> type[nn.Module]:
+        """The space's network: an `nn.Module` class built as `cls(arch, config)`. `nas export` copies its
+        source, and that of every engine class and function it names, into the exported file, and writes the
+        architecture and config as constants; so its code should name what it needs directly (ops through
+        `OPS`), read only the fields of the architecture value, fit in 88 columns, and keep `forward`
+        TorchScript-compatible (no Python objects, ModuleLists iterated rather than indexed)."""
 
     @abc.abstractmethod
     def options(self) -> dict[str, Any]:
         """The keyword arguments that recreate this space (saved in run folders)."""
 
-    # -- what pictures and export need; class-level, so that neither builds a space (nor imports torch) --
+    # -- what pictures and export need; class-level, so that neither builds a space --
 
     diagram_note: ClassVar[str] = ""  # how to read this space's cell diagrams, printed under them
     # This space's op names that the op registry (search_spaces/ops.py) spells differently, e.g. NB201's
@@ -153,17 +178,6 @@ class SearchSpace(abc.ABC):
     def diagram_cells(cls, arch: Architecture) -> dict[str, nx.MultiDiGraph]:
         """The graphs a cell diagram draws, by panel title: by default one panel of `arch.to_graph()`."""
         return {f"{cls.name} cell": arch.to_graph()}
-
-    @classmethod
-    def export_code(cls, arch: Architecture, config: ModelConfig) -> ExportCode:
-        """The network as standalone PyTorch classes ending with `Network`, whose defaults are `config`'s
-        size; its modules mirror `build`'s in the same order, without training-only parts."""
-        raise NotImplementedError(f"search space {cls.name!r} cannot be exported: it has no export_code")
-
-    @classmethod
-    def export_key(cls, key: str) -> str:
-        """The name under which the code of `export_code` holds the engine's state_dict entry `key`."""
-        return key
 
     def check_decoding(self, choices: Sequence[int]) -> None:
         sizes = self.decisions()

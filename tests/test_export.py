@@ -3,6 +3,7 @@ in one line with exit code 2 and leaves nothing behind."""
 
 import ast
 import dataclasses
+import inspect
 import json
 import subprocess
 import sys
@@ -12,20 +13,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 import nas
 import search_spaces as S
 from nas.atomic import write_json
 from nas.cli import main
 from nas.errors import UserError
-from nas.export.codegen import class_source
-from nas.export.folder import _move_into_place, export, import_model_file, resolve_source
+from nas.export.codegen import generate_source
+from nas.export.folder import _move_into_place, export, import_model_file, read_export, resolve_source
 from nas.search.run_folder import RunFolder, write_trials
 from nas.train.checkpoint import Checkpoint, save_checkpoint
 from nas.train.presets import PRESETS
 from search_spaces.known_cells import DARTS_V2, ENAS
 from search_spaces.nasnet import Block, Cell, NasnetArch
-from search_spaces.ops import OPS
+from search_spaces.nasnet.network import CellModule, NasnetNetwork
+from search_spaces.nb201 import EDGES
+from search_spaces.ops import OPS, SepConv
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = S.ModelConfig(channels=8, cells_per_stage=1)
@@ -171,15 +175,17 @@ def test_exported_code_and_torchscript_match_engine(exported, name):
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_weights_load_strictly_under_readable_names(exported, name):
+def test_weights_load_strictly_under_the_engines_names(exported, name):
     folder = exported[name][2]
     weights = torch.load(folder / "weights.pt", weights_only=True)
     model = import_model_file(folder / "model.py").Network()
     assert set(weights) == set(model.state_dict())
     model.load_state_dict(weights, strict=True)
-    assert not any(k.startswith("auxiliary_head") or ".branches." in k or ".edges." in k for k in weights)
+    arch, config = CASES[name]
+    engine = S.make_space(arch.space).build(arch, config).state_dict()
+    # The exported network is the engine's, so its weights keep their names; only the auxiliary head's go.
+    assert set(weights) == {k for k in engine if not k.startswith("auxiliary_head.")}
     meta = json.loads((folder / "metadata.json").read_text())
-    arch = CASES[name][0]
     assert meta["arch_hash"] == S.canonical_hash(arch) and meta["trained"] is True
     assert meta["params"] == sum(v.numel() for k, v in model.named_parameters())  # aux head not counted
     assert meta["flops"] > 0 and meta["versions"]["torch"] == torch.__version__
@@ -216,30 +222,48 @@ def _classes_and_imports(source):
     return classes, imports
 
 
-def test_generated_code_spells_out_the_cells(exported):
-    darts = (exported["darts_v2"][2] / "model.py").read_text()
+def test_generated_code_is_the_engines_network_with_the_arch_as_a_constant(exported):
+    darts_folder = exported["darts_v2"][2]
+    darts = (darts_folder / "model.py").read_text()
     classes, imports = _classes_and_imports(darts)
-    assert imports == {"torch"}
-    # DARTS-V2 uses sep and dilated convs, max pools and identities; no "none" op and no NB201 reduction.
+    assert imports == {"torch", "dataclasses"}
+    # DARTS-V2 uses sep and dilated convs, max pools and identities; no "none" op and no NB201 reduction. Its
+    # architecture classes come as fields only; the network classes are the engine's own.
     assert classes == {
         "Classifier",
+        "Block",
+        "Cell",
+        "NasnetArch",
+        "ModelConfig",
         "ReLUConvBN",
         "DilConv",
         "SepConv",
         "FactorizedReduce",
-        "NormalCell",
-        "ReductionCell",
+        "DropPath",
+        "CellModule",
+        "AuxiliaryHead",
+        "NasnetNetwork",
         "Network",
     }
-    assert "b3 = s0 + self.block3_right(b0)" in darts  # identity(s0) + dil_conv_3x3(b0), written out
-    assert "return torch.cat([b0, b1, b2, b3], dim=1)" in darts
-    nb201 = (exported["random_nb201"][2] / "model.py").read_text()
+    module = import_model_file(darts_folder / "model.py")
+    assert dataclasses.asdict(module.ARCH) == dataclasses.asdict(DARTS_V2)
+    assert set(module.OPS) == {"sep_conv_3x3", "dil_conv_3x3", "max_pool_3x3", "identity"}
+    config = CASES["darts_v2"][1]
+    assert dataclasses.asdict(module.CONFIG) == dataclasses.asdict(
+        dataclasses.replace(config, auxiliary=False)
+    )
+    for engine_class in (CellModule, NasnetNetwork, SepConv, S.ModelConfig):  # copied, not rewritten
+        assert inspect.getsource(getattr(module, engine_class.__name__)) == inspect.getsource(engine_class)
+    nb201_folder = exported["random_nb201"][2]
+    nb201 = (nb201_folder / "model.py").read_text()
     classes, imports = _classes_and_imports(nb201)
-    assert imports == {"torch"} and {"SepConv", "DilConv", "FactorizedReduce"}.isdisjoint(classes)
-    assert {"ReLUConvBN", "ResidualReduction", "Cell", "Network"} <= classes
+    # Only the ops it uses: no separable or dilated convs (FactorizedReduce comes with identity's builder).
+    assert imports == {"torch", "dataclasses"} and {"SepConv", "DilConv"}.isdisjoint(classes)
+    assert {"Nb201Arch", "ReLUConvBN", "ResidualReduction", "Nb201Cell", "Nb201Network", "Network"} <= classes
+    module = import_model_file(nb201_folder / "model.py")
+    assert module.ARCH.ops == CASES["random_nb201"][0].ops and module.EDGES == EDGES
     for source in (darts, nb201):
-        assert "auxiliary" not in source.split('"""', 2)[2].lower()  # mentioned in the docstring only
-        assert "DropPath" not in source and "genotype" not in source.lower()
+        assert "genotype" not in source.lower() and "search_spaces" not in source
 
 
 def test_every_registered_op_exports(tmp_path):
@@ -255,19 +279,20 @@ def test_every_registered_op_exports(tmp_path):
         torch.testing.assert_close(model(x), engine(x), rtol=0, atol=ATOL)
 
 
-def test_every_registered_op_copies_clean_engine_classes(tmp_path):
-    """Export copies engine classes by their source: whatever an op or a space names must pass the generated
+def test_every_registered_op_copies_clean_engine_code(tmp_path):
+    """Export copies engine code by its source: whatever an op or a space names must pass the generated
     code's lint (ruff's defaults: 88 columns) and every class it needs must come with it."""
-    classes = {cls for op in OPS.values() for stride in (1, 2) for cls in op.code(stride).classes}
-    for name, cls in S.SPACES.items():
-        arch = S.make_space(name).sample(np.random.default_rng(0))
-        classes |= cls.export_code(arch, TINY).classes
-    path = tmp_path / "classes.py"
-    path.write_text(f"import torch\nfrom torch import nn\n\n\n{class_source(classes)}".rstrip("\n") + "\n")
-    assert_ruff_clean(path)
-    assert {"SepConv", "DilConv", "Zero", "FactorizedReduce", "ResidualReduction"} <= set(
-        _classes_and_imports(path.read_text())[0]
-    )
+    archs = [ALL_OPS] + [S.make_space(name).sample(np.random.default_rng(0)) for name in sorted(S.SPACES)]
+    config = S.ModelConfig(channels=4, cells_per_stage=1, auxiliary=True, drop_path=0.1, dropout=0.2)
+    paths = []
+    for k, arch in enumerate(archs):
+        paths.append(tmp_path / f"model_{k}.py")
+        paths[-1].write_text(
+            generate_source(arch, config, "A generated network.\n\nWith a second paragraph.")
+        )
+    assert_ruff_clean(*paths)
+    assert {"SepConv", "DilConv", "Zero", "FactorizedReduce"} <= _classes_and_imports(paths[0].read_text())[0]
+    assert set(import_model_file(paths[0]).OPS) == set(OPS)
 
 
 def test_import_nas_does_not_import_torch():
@@ -448,3 +473,70 @@ def test_python_m_nas_export_exit_code(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: no run 'nope'") and proc.stderr.count("\n") == 1
     assert not (tmp_path / "x").exists()
+
+
+def _has(model, kind):
+    return any(isinstance(m, kind) for m in model.modules())
+
+
+@pytest.mark.parametrize("name", sorted(S.SPACES))
+@pytest.mark.parametrize(
+    "settings",
+    [{"norm": "none"}, {"dropout": 0.3}, {"norm": "none", "dropout": 0.3, "drop_path": 0.2}],
+    ids=["norm-none", "dropout", "all"],
+)
+def test_build_settings_survive_export_and_predict(tmp_path, name, settings):
+    arch = S.make_space(name).sample(np.random.default_rng(6))
+    config = dataclasses.replace(TINY, **settings)
+    engine = trained_checkpoint(tmp_path / "w.pt", arch, config, seed=3)
+    export(resolve_source(weights=tmp_path / "w.pt"), tmp_path / "out")
+    meta = json.loads((tmp_path / "out" / "metadata.json").read_text())
+    assert S.ModelConfig(**meta["model_config"]) == config
+    assert dataclasses.asdict(import_model_file(tmp_path / "out" / "model.py").CONFIG) == dataclasses.asdict(
+        config
+    )
+    model = nas.load(tmp_path / "out")  # what `nas predict` loads
+    norm = nn.modules.batchnorm._BatchNorm
+    assert _has(model, norm) == _has(engine, norm) == (config.norm == "batch")
+    assert _has(model, nn.Dropout) == _has(engine, nn.Dropout) == (config.dropout > 0)
+    x = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        reference = engine(x)
+        torch.testing.assert_close(model(x), reference, rtol=0, atol=ATOL)
+    images = np.random.default_rng(0).integers(0, 256, size=(2, 32, 32, 3), dtype=np.uint8)
+    names, probs = model.predict(list(images))
+    with torch.no_grad():
+        expected = engine(model.preprocess(list(images))).softmax(1)
+    torch.testing.assert_close(probs, expected, rtol=0, atol=ATOL)
+    assert names == [model.CLASS_NAMES[i] for i in expected.argmax(1).tolist()]
+    # The export is read back for fine-tuning with the same settings.
+    assert read_export(tmp_path / "out").model_config == config
+
+
+def test_fine_tuning_an_export_keeps_its_norm_and_takes_the_presets_regularisers(tmp_path):
+    from types import SimpleNamespace
+
+    from nas.train.final import _fit_preset, load_init
+
+    config = dataclasses.replace(TINY, norm="none", dropout=0.4)
+    trained_checkpoint(tmp_path / "w.pt", ENAS, config)
+    export(resolve_source(weights=tmp_path / "w.pt"), tmp_path / "out")
+    preset = dataclasses.replace(PRESETS["cpu"], model=dataclasses.replace(PRESETS["cpu"].model, dropout=0.1))
+    fitted = _fit_preset(preset, SimpleNamespace(num_classes=10, image_size=32), load_init(tmp_path / "out"))
+    # The weights have no batch norm to load into a normalised network; dropout is a training choice.
+    assert fitted.model.norm == "none" and fitted.model.dropout == 0.1
+    assert fitted.model.channels == TINY.channels
+
+
+class _NumpyNetwork(nn.Module):
+    def __init__(self, arch, config):
+        super().__init__()
+        self.scale = float(np.pi)
+
+
+def test_a_network_naming_a_package_other_than_torch_is_refused_in_one_line(monkeypatch):
+    monkeypatch.setattr(S.SPACES["nb201"], "network_class", classmethod(lambda cls: _NumpyNetwork))
+    with pytest.raises(UserError) as error:
+        generate_source(CASES["random_nb201"][0], TINY, "A network.")
+    assert "uses np from numpy; exported code imports only torch" in str(error.value)
+    assert "\n" not in str(error.value)

@@ -93,3 +93,20 @@ def test_nas_help_imports_neither_torch_nor_ray():
     }
     assert "typer" in loaded  # the listing works
     assert not {"torch", "ray"} & loaded, sorted(loaded)
+
+
+def test_architecture_values_import_no_torch():
+    # Architectures are built, read, mutated and checked against the op names without torch: strategies, the
+    # CLI and result files handle them, and only building a network needs it.
+    loaded = _imported_after(
+        "import numpy as np\n"
+        "import search_spaces.nasnet.arch, search_spaces.nb201.arch\n"
+        "from search_spaces import make_space, arch_from_json, to_json\n"
+        "from search_spaces.known_cells import KNOWN_CELLS\n"
+        "for name in ('nasnet', 'nb201'):\n"
+        "    space = make_space(name)\n"
+        "    arch = space.mutate(space.sample(np.random.default_rng(0)), np.random.default_rng(1))\n"
+        "    assert arch_from_json(to_json(arch)) == arch\n"
+        "assert all(arch_from_json(to_json(a)) == a for a in KNOWN_CELLS.values())"
+    )
+    assert "search_spaces" in loaded and "torch" not in loaded, loaded

@@ -1,5 +1,7 @@
 """Built networks: every sampled architecture runs forward and backward; sizes match published figures."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -72,8 +74,63 @@ def test_flops_grow_with_width():
     assert 3 < large / small < 4.5  # most cost is in convs whose cost scales with C^2
 
 
-def test_model_config_is_validated():
-    with pytest.raises(ValueError, match="drop_path=1.5 is out of range"):
-        S.ModelConfig(drop_path=1.5)
-    with pytest.raises(ValueError, match="channels=0"):
-        S.ModelConfig(channels=0)
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"drop_path": 1.5}, "drop_path=1.5 must be in [0, 1)"),
+        ({"channels": 0}, "channels=0 must be at least 1"),
+        ({"norm": "layer"}, "norm='layer' must be one of batch, none"),
+        ({"norm": None}, "norm=None must be one of batch, none"),
+        ({"dropout": 1.0}, "dropout=1.0 must be in [0, 1)"),
+        ({"dropout": -0.1}, "dropout=-0.1 must be in [0, 1)"),
+    ],
+)
+def test_model_config_is_validated_in_one_line(settings, message):
+    with pytest.raises(ValueError) as error:
+        S.ModelConfig(**settings)
+    assert str(error.value) == f"model config: {message}"
+
+
+def _batch_norms(model):
+    return [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+
+
+@pytest.mark.parametrize("name", sorted(S.SPACES))
+@pytest.mark.parametrize("auxiliary", [False, True])
+def test_norm_none_builds_no_batch_norm(name, auxiliary):
+    space = S.make_space(name)
+    arch = space.sample(np.random.default_rng(2))
+    config = S.ModelConfig(channels=4, cells_per_stage=1, auxiliary=auxiliary)
+    assert _batch_norms(space.build(arch, config))  # the default normalises
+    model = space.build(arch, dataclasses.replace(config, norm="none"))
+    assert not _batch_norms(model)
+    out = model(torch.randn(2, 3, 32, 32))
+    logits = out[0] if auxiliary else out
+    assert logits.shape == (2, 10) and torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("name", sorted(S.SPACES))
+def test_dropout_comes_before_the_classifier_and_is_a_no_op_in_eval(name):
+    space = S.make_space(name)
+    arch = space.sample(np.random.default_rng(4))
+    config = S.ModelConfig(channels=4, cells_per_stage=1)
+    torch.manual_seed(0)
+    plain = space.build(arch, config)
+    torch.manual_seed(0)
+    model = space.build(arch, dataclasses.replace(config, dropout=0.5))
+    assert not any(isinstance(m, torch.nn.Dropout) for m in plain.modules())
+    dropouts = [m for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+    assert len(dropouts) == 1 and dropouts[0].p == 0.5
+    # Same weights, no other change: in eval mode the two networks compute the same.
+    assert model.state_dict().keys() == plain.state_dict().keys()
+    x = torch.randn(4, 3, 32, 32)
+    model.eval()
+    plain.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), plain(x), rtol=0, atol=0)
+    # In training it is what the classifier reads: its input, seen by a hook, is half zeros.
+    seen = []
+    model.classifier.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
+    model.train()
+    model(x)
+    assert (seen[-1] == 0).float().mean() > 0.2

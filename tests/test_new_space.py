@@ -1,9 +1,9 @@
 """A space is one place: a toy third space, written here and registered like the built-in ones, gets
-strategies, cell diagrams and `nas export` without a line changed elsewhere in the engine."""
+strategies, cell diagrams, the build settings and `nas export` without a line changed elsewhere in the engine.
+Its network is written once: export copies `ChainNetwork` itself."""
 
 import dataclasses
 import json
-import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -19,8 +19,8 @@ import strategies
 from nas.export.folder import export, resolve_source
 from nas.train.checkpoint import Checkpoint, save_checkpoint
 from nas.viz.cell_diagram import save_cell_diagram
-from search_spaces.code import ExportCode, assign
-from search_spaces.ops import OPS
+from search_spaces import ModelConfig
+from search_spaces.ops import OPS, norm_layer
 
 CHAIN_OPS = ("identity", "conv_3x3", "sep_conv_3x3", "max_pool_3x3")
 LENGTH = 3
@@ -57,69 +57,29 @@ class ChainArch:
         return g
 
 
-# -- network (search_spaces/chain/network.py) --
+# -- network (search_spaces/chain/network.py): what `build` returns is also what `nas export` copies --
 
 
 class ChainNetwork(nn.Module):
-    def __init__(self, arch: ChainArch, config: S.ModelConfig):
+    """Stem, the chain of ops, pooling, dropout and a classifier."""
+
+    def __init__(self, arch: ChainArch, config: ModelConfig):
         super().__init__()
         c = config.channels
-        self.stem = nn.Sequential(nn.Conv2d(3, c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
-        self.chain = nn.ModuleList(nn.Sequential(OPS[op](c, 1)) for op in arch.ops)
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, c, 3, padding=1, bias=False),
+            norm_layer(config.norm, c),
+        )
+        self.chain = nn.ModuleList(OPS[op](c, 1, config.norm) for op in arch.ops)
         self.global_pool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(config.dropout) if config.dropout else nn.Identity()
         self.classifier = nn.Linear(c, config.num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stem(x)
         for op in self.chain:
             x = op(x)
-        return self.classifier(self.global_pool(x).flatten(1))
-
-
-NETWORK_CODE = '''
-class Network(nn.Module):
-    """Stem, the chain cell, pooling and a classifier."""
-
-    def __init__(self, c: int = {channels}, num_classes: int = {num_classes}):
-        super().__init__()
-        self.stem = nn.Sequential(
-            nn.Conv2d(3, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
-        )
-        self.chain = Cell(c)
-        self.global_pool = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(c, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.chain(self.stem(x))
-        return self.classifier(self.global_pool(x).flatten(1))
-'''
-
-
-def chain_export_code(arch: ChainArch, config: S.ModelConfig) -> ExportCode:
-    classes: set[type] = set()
-    init, forward = [], []
-    for k, op in enumerate(arch.ops):
-        code = OPS[op].code(1)
-        classes.update(code.classes)
-        if code.expr is not None:
-            init.append(assign(f"op{k}", code.expr))
-            forward.append(f"        x = self.op{k}(x)")
-    cell = "\n".join(
-        [
-            "class Cell(nn.Module):",
-            f'    """{" then ".join(arch.ops)}."""',
-            "",
-            "    def __init__(self, c: int):",
-            "        super().__init__()",
-            *(init or ["        pass"]),
-            "",
-            "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
-            *forward,
-            "        return x",
-        ]
-    )
-    network = NETWORK_CODE.format(channels=config.channels, num_classes=config.num_classes)
-    return ExportCode(f"{cell}\n\n\n{network.strip()}\n", frozenset(classes))
+        return self.classifier(self.dropout(self.global_pool(x).flatten(1)))
 
 
 # -- space (search_spaces/chain/space.py), registered by the fixture below --
@@ -162,18 +122,9 @@ class ChainSpace(S.SearchSpace):
         if not isinstance(arch, ChainArch):
             raise S.ArchitectureError("expected a chain architecture")
 
-    def build(self, arch: ChainArch, config: S.ModelConfig) -> nn.Module:
-        return ChainNetwork(arch, config)
-
     @classmethod
-    def export_code(cls, arch: ChainArch, config: S.ModelConfig) -> ExportCode:
-        return chain_export_code(arch, config)
-
-    @classmethod
-    def export_key(cls, key: str) -> str:
-        # chain.K.0.REST -> chain.opK.REST
-        match = re.fullmatch(r"chain\.(\d+)\.0\.(.+)", key)
-        return f"chain.op{match[1]}.{match[2]}" if match else key
+    def network_class(cls) -> type[nn.Module]:
+        return ChainNetwork
 
 
 @pytest.fixture
@@ -203,8 +154,12 @@ def test_the_new_space_gets_cell_diagrams(chain_space, tmp_path):
     assert path.stat().st_size > 1000
 
 
-def test_the_new_space_exports_code_that_matches_the_engine(chain_space, tmp_path):
-    config = S.ModelConfig(channels=8)
+@pytest.mark.parametrize(
+    "config",
+    [ModelConfig(channels=8), ModelConfig(channels=8, norm="none", dropout=0.3)],
+    ids=["batch", "none-dropout"],
+)
+def test_the_new_space_exports_code_that_matches_the_engine(chain_space, tmp_path, config):
     engine = chain_space.build(ARCH, config)
     with torch.no_grad():
         for p in engine.parameters():
@@ -213,6 +168,7 @@ def test_the_new_space_exports_code_that_matches_the_engine(chain_space, tmp_pat
     export(resolve_source(weights=tmp_path / "w.pt"), tmp_path / "out")
     source = (tmp_path / "out" / "model.py").read_text()
     assert "class SepConv" in source and "class DilConv" in source and "class ReLUConvBN" in source
+    assert "class ChainNetwork" in source and "class ChainArch" in source
     x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         torch.testing.assert_close(nas.load(tmp_path / "out")(x), engine.eval()(x), rtol=0, atol=1e-5)

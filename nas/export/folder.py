@@ -276,9 +276,9 @@ See metadata.json for accuracy, size and provenance. Plain PyTorch, nothing else
 
     names, probabilities = model.predict(["photo.jpg", ...])  # raw images in
 
-Left out, as only training uses them: the auxiliary head (and its weights) and
-drop-path (the identity at inference). Input of forward: batches of {shape}
-images normalised as in training (`Classifier.preprocess`); output: class logits."""
+Left out, as only training uses it: the auxiliary head and its weights. Input of
+forward: batches of {shape} images normalised as in training
+(`Classifier.preprocess`); output: class logits."""
 
 
 def _onnx_modules() -> ModuleType:
@@ -411,7 +411,7 @@ def export(
             "input_shape": [batch_size, *source.input_shape()],
             "preprocessing": preprocessing,
             "source": {k: origin.get(k) for k in ("run", "rank", "trial_id", "arch_file", "weights")},
-            "dropped": "auxiliary head (training loss only) and drop-path (identity at inference)",
+            "dropped": "auxiliary head (training loss only)",
             "files": files,
             "versions": {
                 "nas": __version__,

@@ -270,8 +270,8 @@ def run_final(
 
 
 def _fit_preset(preset: Preset, data, init: InitSource | None) -> Preset:
-    """The preset fitted to the data; when fine-tuning, at the size of the network the weights come from
-    (channels, cells, stem width), with the preset's training regularisers (drop-path, auxiliary head)."""
+    """The preset fitted to the data; when fine-tuning, the network the weights come from (channels, cells,
+    stem width, norm), with the preset's training regularisers (drop-path, dropout, auxiliary head)."""
     fitted = preset.for_data(data.num_classes, data.image_size)
     if init is None:
         return fitted
@@ -281,6 +281,7 @@ def _fit_preset(preset: Preset, data, init: InitSource | None) -> Preset:
         image_size=fitted.model.image_size,
         stem_stride=fitted.model.stem_stride,
         drop_path=fitted.model.drop_path,
+        dropout=fitted.model.dropout,
         auxiliary=fitted.model.auxiliary,
     )
     return replace(fitted, model=model)

@@ -7,7 +7,7 @@ A network stacks normal cells with a reduction cell (stride-2 ops on the cell in
 
 The package holds everything the space needs: `arch` (the architecture values, torch-free), `space` (the
 SearchSpace subclass, registered on import: sampling, mutation, decisions, reading, diagram note) and
-`network` (torch: the network `build` returns and its standalone-code twin for `nas export`).
+`network` (torch: the network `build` returns, which `nas export` copies as it is).
 """
 
 from search_spaces.nasnet.arch import CELL_INPUTS, DEFAULT_BLOCKS, DEFAULT_OPS, Block, Cell, NasnetArch

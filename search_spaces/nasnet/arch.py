@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import networkx as nx
 
 from search_spaces.base import ArchitectureError
+from search_spaces.op_names import known_ops
 
 CELL_INPUTS = 2
 
@@ -24,13 +25,6 @@ DEFAULT_OPS = (
     "conv_1x1",
 )
 DEFAULT_BLOCKS = 5  # B = 5 in NASNet and ENAS
-
-
-def known_ops() -> set[str]:
-    # The op registry needs torch; import it only when an op name must be checked.
-    from search_spaces.ops import OPS
-
-    return set(OPS)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import networkx as nx
 import numpy as np
 
 from search_spaces._registry import register_space
-from search_spaces.base import ArchitectureError, ModelConfig, SearchSpace
+from search_spaces.base import ArchitectureError, SearchSpace
 from search_spaces.nasnet.arch import (
     CELL_INPUTS,
     DEFAULT_BLOCKS,
@@ -18,11 +18,11 @@ from search_spaces.nasnet.arch import (
     Block,
     Cell,
     NasnetArch,
-    known_ops,
 )
+from search_spaces.op_names import known_ops
 
 if TYPE_CHECKING:
-    from search_spaces.code import ExportCode
+    from torch import nn
 
 
 @register_space("nasnet")
@@ -155,27 +155,14 @@ class NasnetSpace(SearchSpace):
                             f"{list(self.ops)}"
                         )
 
-    def build(self, arch: NasnetArch, config: ModelConfig):
-        if not isinstance(arch, NasnetArch):
-            raise ArchitectureError(f"expected a nasnet architecture, got {type(arch).__name__}")
+    @classmethod
+    def network_class(cls) -> type[nn.Module]:
         from search_spaces.nasnet.network import NasnetNetwork
 
-        return NasnetNetwork(arch, config)
+        return NasnetNetwork
 
-    # -- pictures and export --
+    # -- pictures --
 
     @classmethod
     def diagram_cells(cls, arch: NasnetArch) -> dict[str, nx.MultiDiGraph]:
         return {f"{name} cell": cell.to_graph() for name, cell in arch.cells().items()}
-
-    @classmethod
-    def export_code(cls, arch: NasnetArch, config: ModelConfig) -> ExportCode:
-        from search_spaces.nasnet.network import export_code
-
-        return export_code(arch, config)
-
-    @classmethod
-    def export_key(cls, key: str) -> str:
-        from search_spaces.nasnet.network import export_key
-
-        return export_key(key)

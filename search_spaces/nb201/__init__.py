@@ -6,7 +6,7 @@ edges into node 1, 2 and 3: `|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`.
 
 The package holds everything the space needs: `arch` (the architecture values, torch-free), `space` (the
 SearchSpace subclass, registered on import: sampling, mutation, decisions, reading, diagram note) and
-`network` (torch: the network `build` returns and its standalone-code twin for `nas export`).
+`network` (torch: the network `build` returns, which `nas export` copies as it is).
 """
 
 from search_spaces.nb201.arch import EDGES, NODES, OPS, REGISTRY_OP, Nb201Arch

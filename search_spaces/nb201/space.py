@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from search_spaces._registry import register_space
-from search_spaces.base import ArchitectureError, ModelConfig, SearchSpace
+from search_spaces.base import ArchitectureError, SearchSpace
 from search_spaces.nb201.arch import EDGES, OPS, REGISTRY_OP, Nb201Arch
 
 if TYPE_CHECKING:
-    from search_spaces.code import ExportCode
+    from torch import nn
 
 
 @register_space("nb201")
@@ -71,22 +71,8 @@ class Nb201Space(SearchSpace):
         if not isinstance(arch, Nb201Arch):
             raise ArchitectureError(f"expected an nb201 architecture, got {type(arch).__name__}")
 
-    def build(self, arch: Nb201Arch, config: ModelConfig):
-        self.validate(arch)
+    @classmethod
+    def network_class(cls) -> type[nn.Module]:
         from search_spaces.nb201.network import Nb201Network
 
-        return Nb201Network(arch, config)
-
-    # -- export (pictures need only diagram_note and registry_ops) --
-
-    @classmethod
-    def export_code(cls, arch: Nb201Arch, config: ModelConfig) -> ExportCode:
-        from search_spaces.nb201.network import export_code
-
-        return export_code(arch, config)
-
-    @classmethod
-    def export_key(cls, key: str) -> str:
-        from search_spaces.nb201.network import export_key
-
-        return export_key(key)
+        return Nb201Network
