@@ -14,23 +14,31 @@ caches the scores by canonical hash in memory and on disk. Importing this packag
 """
 
 # Built-in scores register themselves on import.
-from nas.scores import measures  # noqa: F401
+from nas.scores import features, measures  # noqa: F401
 from nas.scores._registry import (
+    AGGREGATIONS,
+    DEFAULT_AGGREGATION,
     DEFAULT_SCORES,
     SCORES,
     WORST,
     Score,
     combined_rank,
     order_by_combined_rank,
+    ranks,
     register_score,
+    register_scores,
 )
 
 __all__ = [
+    "AGGREGATIONS",
+    "DEFAULT_AGGREGATION",
     "DEFAULT_SCORES",
     "SCORES",
     "WORST",
     "Score",
     "combined_rank",
     "order_by_combined_rank",
+    "ranks",
     "register_score",
+    "register_scores",
 ]
