@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DEFAULT_SCORES = ("synflow", "naswot")
-DEFAULT_AGGREGATION = "rank_sum"
+from nas.score_names import DEFAULT_AGGREGATION, DEFAULT_SCORES
+
 WORST = float("-inf")  # the score of a candidate that could not be scored: ranks below every scored one
 
 
