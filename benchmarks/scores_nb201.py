@@ -9,8 +9,9 @@ the 200-epoch CIFAR-10 test accuracy of a sample of cells, and seconds per cell 
 Each cell is built once with the engine's NB201 builder at the benchmark's size (C=16, N=5), initialised
 with one seed, and every score is computed on it and on one seeded batch of CIFAR-10 training images;
 nothing is trained. No disk cache is used (`--cache` turns it on), so the seconds per cell are the real
-cost. `--sample N` scores a seeded random subset of N cells; `--scored FILE` analyses a file written by
-`--output` again (correlations, combinations, warm-start simulation) without scoring.
+cost. `--sample N` scores a seeded random subset of N cells (`--holdout`: the others); `--scored FILES`
+analyses files written by `--output` again (correlations, combinations, warm-start simulation) without
+scoring.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=None, help="score only the first N cells of the table")
     parser.add_argument("--sample", type=int, default=None, help="score N cells drawn with --sample-seed")
     parser.add_argument("--sample-seed", type=int, default=0)
+    parser.add_argument(
+        "--holdout", action="store_true", help="with --sample: score the cells the sample leaves out instead"
+    )
     parser.add_argument("--scores", default=None, help="comma-separated scores (default: every registered)")
     parser.add_argument(
         "--max-combination", type=int, default=4, help="largest subset of scores tried as a combination"
@@ -50,7 +54,10 @@ def main() -> None:
     parser.add_argument("--cache", action="store_true", help="read and fill the disk cache of scores")
     parser.add_argument("--output", default=None, help="per-cell scores as Parquet")
     parser.add_argument(
-        "--scored", default=None, help="analyse a Parquet file written by --output instead of scoring again"
+        "--scored",
+        default=None,
+        help="analyse Parquet files written by --output (comma-separated: their rows together, on the "
+        "scores all of them have) instead of scoring again",
     )
     parser.add_argument("--draws", type=int, default=2000, help="repeats of the warm-start simulation")
     parser.add_argument(
@@ -60,10 +67,13 @@ def main() -> None:
     if args.scored:
         import pyarrow.parquet as pq
 
-        scored = pq.read_table(args.scored).to_pydict()
+        files = args.scored.split(",")
+        tables = [pq.read_table(f).to_pydict() for f in files]
+        common = [c for c in tables[0] if all(c in t for t in tables)]
+        scored = {c: [v for t in tables for v in t[c]] for c in common}
         accuracy = scored[args.metric_column]
-        meta = pq.read_schema(args.scored).metadata or {}
-        part_s = json.loads(meta.get(b"part_s_per_cell", b"{}"))
+        # Seconds per cell of the first file that timed every part (the parts are the same code everywhere).
+        part_s = json.loads((pq.read_schema(files[0]).metadata or {}).get(b"part_s_per_cell", b"{}"))
         names = [n for n in (args.scores.split(",") if args.scores else scored) if n in _score_names()]
         print(json.dumps(analyse(scored, accuracy, names, part_s, args), indent=2))
         if args.plot:
@@ -94,7 +104,8 @@ def main() -> None:
     if args.cells is not None:
         strings, accuracy = strings[: args.cells], accuracy[: args.cells]
     if args.sample is not None:
-        picked = np.sort(np.random.default_rng(args.sample_seed).permutation(len(strings))[: args.sample])
+        order = np.random.default_rng(args.sample_seed).permutation(len(strings))
+        picked = np.sort(order[args.sample :] if args.holdout else order[: args.sample])
         strings, accuracy = [strings[i] for i in picked], accuracy[picked]
     names = args.scores.split(",") if args.scores else sorted(SCORES)
     space = search_spaces.make_space("nb201")
