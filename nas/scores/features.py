@@ -164,8 +164,8 @@ def zen(model: nn.Module, images: torch.Tensor) -> float:
     compute_zen_score.py): log E ||f(x) - f(x + 0.01 e)||_1 + sum over BatchNorm layers of
     log sqrt(mean batch variance), f the features before global pooling, x and e ZEN_IMAGES images of
     Gaussian noise shaped like the batch's (data-free: the images give only the shape). The BatchNorm term
-    uses the batch variance each layer normalised by in the forward pass of x (what Zen-NAS reads from
-    running_var after that pass).
+    uses the batch variance each layer normalised by in the forward pass of x; Zen-NAS reads running_var
+    after that pass, which with PyTorch's default momentum holds 0.9 + 0.1 x that variance.
     The network keeps the engine's initialisation (Zen-NAS re-draws weights from N(0, 1))."""
     pools = [m for m in model.modules() if isinstance(m, nn.AdaptiveAvgPool2d)]
     if not pools:
