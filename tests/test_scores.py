@@ -3,17 +3,27 @@ tabular mode, `nas score` and `nas plot --scores`."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+import torch
 
 import search_spaces
 import strategies
 from nas.errors import UserError
-from nas.scores import SCORES, WORST, combined_rank, order_by_combined_rank
+from nas.scores import (
+    AGGREGATIONS,
+    DEFAULT_AGGREGATION,
+    DEFAULT_SCORES,
+    SCORES,
+    WORST,
+    combined_rank,
+    order_by_combined_rank,
+)
 from nas.scores.scorer import Scorer, sample_distinct
 from nas.search.config import make_config
 from search_spaces import ModelConfig
@@ -23,6 +33,9 @@ SMALL = ModelConfig(channels=4, cells_per_stage=1)
 ALL_NONE = Nb201Arch(("none",) * 6)
 ALL_POOL = Nb201Arch(("avg_pool_3x3",) * 6)
 CONVS = Nb201Arch(("nor_conv_3x3", "nor_conv_3x3", "skip_connect", "nor_conv_1x1", "none", "nor_conv_3x3"))
+
+
+COUNTS = {"params", "flops"}  # scores that count the network's size: the same whatever the weights
 
 
 def images(n: int = 16, seed: int = 0) -> np.ndarray:
@@ -48,7 +61,8 @@ def test_scores_are_deterministic_and_ignore_batch_order(name):
     # Equal up to float rounding: BatchNorm's batch statistics are sums taken in another order.
     assert math.isclose(first, shuffled, rel_tol=1e-6)
     other_seed = scorer(batch, names=[name], seed=1).score(CONVS)[name]
-    assert other_seed != first  # the seed is the initialisation: it must matter
+    if name not in COUNTS:
+        assert other_seed != first  # the seed is the initialisation: it must matter
 
 
 @pytest.mark.parametrize("name", sorted(SCORES))
@@ -70,6 +84,56 @@ def test_every_space_can_be_scored():
         assert all(math.isfinite(record[n]) for n in s.names)
 
 
+def _hooks(model: torch.nn.Module) -> int:
+    return sum(
+        len(m._forward_hooks)
+        + len(m._forward_pre_hooks)
+        + len(m._backward_hooks)
+        + len(m._backward_pre_hooks)
+        for m in model.modules()
+    )
+
+
+@pytest.mark.parametrize("name", sorted(SCORES))
+def test_a_score_is_a_finite_float_and_leaves_the_network_as_it_was(name):
+    s = scorer(names=[name])
+    model = s._build(CONVS)
+    before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    value = SCORES[name].compute(model, s.images)
+    assert isinstance(value, float) and math.isfinite(value)
+    after = model.state_dict()
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # weights and BatchNorm statistics
+    assert all(p.grad is None for p in model.parameters())
+    assert all(m.training for m in model.modules())
+    assert _hooks(model) == 0
+    assert SCORES[name].compute(model, s.images) == value  # so the next score sees the same network
+
+
+def test_the_scorer_builds_each_network_once_and_runs_a_joint_pass_once(monkeypatch):
+    s = scorer(names=sorted(SCORES))
+    built, passes = [], []
+    build = s.space.build
+    monkeypatch.setattr(s.space, "build", lambda arch, config: built.append(arch) or build(arch, config))
+    joint = SCORES["az_expressivity"].joint
+    record = s.score(CONVS)
+    assert len(built) == 1 and record["error"] is None
+    # Every score equals the score computed alone on a freshly built network: no score sees another's
+    # leftovers, and a score of a joint pass is the one that pass gives.
+    for name in sorted(SCORES):
+        assert scorer(names=[name]).score(CONVS)[name] == record[name], name
+    counting = scorer(names=["az_expressivity", "az_progressivity", "az_trainability"])
+
+    def counted(model, images):
+        passes.append(1)
+        return joint(model, images)
+
+    for name in ("az_expressivity", "az_progressivity", "az_trainability"):
+        monkeypatch.setitem(SCORES, name, dataclasses.replace(SCORES[name], joint=counted))
+    counting.score(CONVS)
+    assert len(passes) == 1
+
+
 def test_a_candidate_that_cannot_be_scored_gets_the_worst_score_and_a_reason(caplog):
     s = scorer()
 
@@ -78,7 +142,7 @@ def test_a_candidate_that_cannot_be_scored_gets_the_worst_score_and_a_reason(cap
 
     s.space.build = broken
     record = s.score(CONVS)
-    assert record["synflow"] == WORST and record["naswot"] == WORST
+    assert all(record[n] == WORST for n in DEFAULT_SCORES)
     assert "out of memory" in record["error"]
     assert "could not score" in caplog.text
 
@@ -88,13 +152,14 @@ def test_disk_cache_by_canonical_hash(tmp_path):
     record = first.score(CONVS)
     assert first.computed == 1 and record["seconds"] > 0
     files = list(tmp_path.rglob("*.json"))
-    assert len(files) == 1 and json.loads(files[0].read_text())["naswot"] == record["naswot"]
+    name = DEFAULT_SCORES[0]
+    assert len(files) == 1 and json.loads(files[0].read_text())[name] == record[name]
     # A fresh scorer with the same settings reads it; an isomorphic cell (nodes 1 and 2 swapped) is a hit too.
     second = scorer(cache_dir=tmp_path)
     swapped = Nb201Arch(
         ("nor_conv_3x3", "nor_conv_3x3", "skip_connect", "nor_conv_1x1", "none", "nor_conv_3x3")
     )
-    assert second.score(swapped)["naswot"] == record["naswot"] and second.computed == 0
+    assert second.score(swapped)[name] == record[name] and second.computed == 0
     # Other settings (seed, batch) are another cache.
     assert scorer(cache_dir=tmp_path, seed=3).key != first.key
     assert scorer(images(seed=5), cache_dir=tmp_path).key != first.key
@@ -107,8 +172,45 @@ def test_combined_rank_sums_ranks_and_puts_unscorable_last():
         {"synflow": 2.0, "naswot": 20.0},
         {"synflow": WORST, "naswot": WORST},
     ]
-    assert combined_rank(records).tolist() == [4 + 2, 2 + 4, 3 + 3, 1 + 1]
-    assert order_by_combined_rank(records) == [0, 1, 2, 3]  # ties keep their order
+    names = ("synflow", "naswot")
+    assert combined_rank(records, names, "rank_sum").tolist() == [4 + 2, 2 + 4, 3 + 3, 1 + 1]
+    assert order_by_combined_rank(records, names, "rank_sum") == [0, 1, 2, 3]  # ties keep their order
+
+
+def test_log_rank_aggregation_is_the_sum_of_log_rank_over_n():
+    records = [
+        {"a": 3.0, "b": 10.0, "c": 5.0},
+        {"a": 1.0, "b": 30.0, "c": 5.0},  # c ties with the first: both rank (3 + 4) / 2
+        {"a": 2.0, "b": 20.0, "c": float("nan")},  # NaN (unscorable) ranks last
+        {"a": 4.0, "b": WORST},  # b unscorable, c missing: ranks last by both
+    ]
+    n = len(records)
+    ranks = {"a": [3, 1, 2, 4], "b": [2, 4, 3, 1], "c": [3.5, 3.5, 1.5, 1.5]}
+    expected = [sum(math.log(ranks[k][i] / n) for k in "abc") for i in range(n)]
+    got = combined_rank(records, ("a", "b", "c"), "log_rank")
+    assert np.allclose(got, expected, rtol=0, atol=1e-12)
+    # Best by every score: log(N / N) = 0 for each; the ceiling of the aggregation.
+    assert combined_rank([{"a": 2.0}, {"a": 1.0}], ("a",), "log_rank").tolist() == [0.0, math.log(1 / 2)]
+    # One very bad rank outweighs good ones: a rank sum would tie these two, the log-rank does not.
+    two = [{"a": 1.0, "b": 3.0}, {"a": 2.0, "b": 2.0}, {"a": 3.0, "b": 1.0}]
+    assert combined_rank(two, ("a", "b"), "rank_sum").tolist() == [4.0, 4.0, 4.0]
+    log_rank = combined_rank(two, ("a", "b"), "log_rank")
+    assert log_rank[1] > log_rank[0] == log_rank[2]
+    assert order_by_combined_rank(two, ("a", "b"), "log_rank") == [1, 0, 2]
+
+
+def test_unknown_aggregation_is_an_error_naming_the_choices():
+    with pytest.raises(ValueError, match="rank_sum, log_rank"):
+        combined_rank([{"a": 1.0}], ("a",), "mean")
+
+
+def test_the_default_combination_is_registered_and_known_to_the_run_records():
+    from nas.search import warm_start
+    from nas.search.run_folder import TRIALS_SCHEMA
+
+    assert set(DEFAULT_SCORES) <= set(SCORES) and DEFAULT_AGGREGATION in AGGREGATIONS
+    assert warm_start.SCORE_NAMES == DEFAULT_SCORES
+    assert {f"score_{n}" for n in DEFAULT_SCORES} <= set(TRIALS_SCHEMA.names)
 
 
 def test_sample_distinct_is_seeded_and_distinct():
@@ -264,7 +366,8 @@ def test_nas_score_a_run_then_plot_scores_against_accuracy(tmp_path, monkeypatch
     assert "s per cell computed" in result.output
     scored = pq.read_table(run.path / "scores.parquet").to_pylist()
     assert [s["trial_id"] for s in scored] == [f"t{i:05d}" for i in range(6)]
-    assert all(math.isfinite(s["score_naswot"]) and s["error"] is None for s in scored)
+    assert all(s["error"] is None for s in scored)
+    assert all(math.isfinite(s[f"score_{n}"]) for s in scored for n in DEFAULT_SCORES)
 
     result = CliRunner().invoke(app, ["plot", "r", "--scores", *common])
     assert result.exit_code == 0, result.output

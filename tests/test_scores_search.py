@@ -18,6 +18,7 @@ import ray
 
 import search_spaces
 from nas.cli import app
+from nas.score_names import DEFAULT_SCORES
 from nas.search.run_folder import RunFolder
 from tests.tiny_cifar import tiny_arrays, write_parquet
 
@@ -59,5 +60,5 @@ def test_warm_started_search_trains_the_best_scored_cells_first_and_resumes(loca
     assert [r["arch_hash"] for r in rows] == [w["arch_hash"] for w in warm[:5]]
     by_hash = {w["arch_hash"]: w for w in warm}
     for row in rows:
-        assert row["score_synflow"] == by_hash[row["arch_hash"]]["score_synflow"]
-        assert row["score_naswot"] == by_hash[row["arch_hash"]]["score_naswot"]
+        for name in DEFAULT_SCORES:
+            assert row[f"score_{name}"] == by_hash[row["arch_hash"]][f"score_{name}"]

@@ -2,11 +2,11 @@
 from the table.
 
 For each seed, `n` distinct cells are drawn (seeded by the seed, as a search's warm start is) and ordered by
-the rank sum of their scores; every strategy of that seed starts from that list. The networks are the space's
-at the benchmark's own size (NB201: C=16, N=5, the networks behind its tables) on one batch of CIFAR-10
-training images, initialised with seed 0 whatever the strategy's seed, so each cell has one score: it is
-computed once and kept in the disk cache (`$NAS_CACHE_DIR/scores`), and a space is scored at most once across
-runs.
+the default combination of their scores (nas.score_names); every strategy of that seed starts from that list.
+The networks are the space's at the benchmark's own size (NB201: C=16, N=5, the networks behind its tables) on
+one batch of CIFAR-10 training images, initialised with seed 0 whatever the strategy's seed, so each cell has
+one score: it is computed once and kept in the disk cache (`$NAS_CACHE_DIR/scores`), and a space is scored at
+most once across runs.
 """
 
 from __future__ import annotations

@@ -74,7 +74,8 @@ def score(
     ] = False,
     results_dir: ResultsDir = None,
 ) -> None:
-    """Score architectures without training them (synflow, naswot and their rank sum); no GPU needed."""
+    """Score architectures without training them (the default scores and their combined rank); no GPU
+    needed."""
     import search_spaces
     from nas.search.run_folder import DEFAULT_RESULTS_DIR, open_run
     from nas.train.presets import PRESETS
@@ -193,7 +194,9 @@ def _correlations(rows: list[dict[str, Any]]) -> str:
     from nas.viz.score_plot import spearman_with_accuracy
 
     parts = []
-    for column in ("score_synflow", "score_naswot", "combined_rank"):
+    from nas.scores import DEFAULT_SCORES
+
+    for column in (*(f"score_{n}" for n in DEFAULT_SCORES), "combined_rank"):
         rho, n = spearman_with_accuracy(rows, column)
         parts.append(f"{column.removeprefix('score_')} {'n/a' if rho is None else f'{rho:+.3f}'}")
     return f"Spearman with validation accuracy over {n} completed candidates: " + ", ".join(parts)
@@ -203,12 +206,14 @@ def _print_table(rows: list[dict[str, Any]], archs, top: int, with_accuracy: boo
     from rich.console import Console
     from rich.table import Table
 
+    from nas.scores import DEFAULT_AGGREGATION, DEFAULT_SCORES
+
     order = sorted(range(len(rows)), key=lambda i: -rows[i]["combined_rank"])[:top]
-    table = Table(title=f"best {len(order)} of {len(rows)} by the rank sum of synflow and naswot")
+    how = "sum of log(rank / N)" if DEFAULT_AGGREGATION == "log_rank" else "rank sum"
+    table = Table(title=f"best {len(order)} of {len(rows)} by the {how} of {', '.join(DEFAULT_SCORES)}")
     for column in (
-        "rank sum",
-        "synflow",
-        "naswot",
+        "combined",
+        *DEFAULT_SCORES,
         *(("trial", "val acc %") if with_accuracy else ()),
         "hash",
         "cell",
@@ -222,9 +227,8 @@ def _print_table(rows: list[dict[str, Any]], archs, top: int, with_accuracy: boo
         )
         text = str(archs[i])
         table.add_row(
-            f"{row['combined_rank']:g}",
-            "unscorable" if row["error"] else f"{row['score_synflow']:.3e}",
-            "unscorable" if row["error"] else f"{row['score_naswot']:.2f}",
+            f"{row['combined_rank']:.4g}",
+            *("unscorable" if row["error"] else f"{row[f'score_{n}']:.4g}" for n in DEFAULT_SCORES),
             *extra,
             row["arch_hash"],
             text if len(text) <= 80 else text[:77] + "...",

@@ -1,12 +1,18 @@
-"""The built-in scores. Each takes a freshly built, untrained network in training mode (it may change it) and
-one batch of normalised images, and returns a float: higher means a better network is expected."""
+"""The built-in scores from gradients and activation patterns. Each takes a freshly built, untrained network
+in training mode and one batch of normalised images, returns a float (higher: a better network is expected)
+and leaves the network as it found it (weights, buffers, gradients, hooks), so one network serves every score.
+"""
 
 from __future__ import annotations
 
+import copy
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from nas.scores._registry import register_score
+from nas.scores._common import canonical_order, logits_of, pseudo_labels, untouched, weighted_layers
+from nas.scores._registry import register_score, register_scores
 
 _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
@@ -29,8 +35,8 @@ def synflow(model: nn.Module, images: torch.Tensor) -> float:
     As in Abdelfattah et al.'s code (foresight/pruners/measures/synflow.py): BatchNorm layers removed (their
     `bn=False` copy of the network), double precision (the product over layers overflows float32), an input of
     ones shaped like one image; the data are not used. A network whose output does not depend on its weights
-    (all edges `none`) scores 0."""
-    model = without_batchnorm(model).double()
+    (all edges `none`) scores 0. Works on a copy: the network itself is not changed."""
+    model = without_batchnorm(copy.deepcopy(model)).double()
     with torch.no_grad():
         for tensor in model.state_dict().values():
             tensor.abs_()
@@ -74,7 +80,7 @@ def naswot(model: nn.Module, images: torch.Tensor) -> float:
 
     hooks = [m.register_forward_pre_hook(count_agreements) for m in model.modules() if isinstance(m, nn.ReLU)]
     try:
-        with torch.no_grad():
+        with untouched(model), torch.no_grad():
             model(images)
     finally:
         for hook in hooks:
@@ -82,3 +88,50 @@ def naswot(model: nn.Module, images: torch.Tensor) -> float:
         seen.clear()
     eye = torch.eye(n, dtype=torch.float64, device=images.device)
     return float(torch.linalg.slogdet(kernel + eye).logabsdet)
+
+
+def _loss_gradients(model: nn.Module, images: torch.Tensor) -> list[tuple[nn.Module, torch.Tensor]]:
+    """(layer, d loss / d weight) for every conv and linear layer that the loss reaches, the loss being the
+    cross-entropy of the batch (in canonical order) against fixed pseudo-random labels."""
+    layers = [m for m in weighted_layers(model) if m.weight.requires_grad]
+    batch = images[canonical_order(images)]
+    logits = logits_of(model(batch))
+    loss = F.cross_entropy(logits, pseudo_labels(len(batch), logits.shape[1], logits.device))
+    grads = torch.autograd.grad(loss, [m.weight for m in layers], allow_unused=True)
+    return [(m, g) for m, g in zip(layers, grads) if g is not None]
+
+
+@register_scores(("snip", "grad_norm"), "Lee et al., ICLR 2019 (snip); Abdelfattah et al., ICLR 2021")
+def loss_gradient_scores(model: nn.Module, images: torch.Tensor) -> dict[str, float]:
+    """Two scores from one backward pass of the cross-entropy L of the batch (Abdelfattah et al.'s
+    foresight/pruners/measures/snip.py and grad_norm.py), over the conv and linear layers:
+
+    - snip: connection sensitivity, the sum over the weights of |w * dL/dw| (Lee et al.);
+    - grad_norm: the sum over layers of the Euclidean norm of dL/dw.
+
+    Label-free: L is taken against fixed pseudo-random labels instead of the batch's own (as the data-free
+    variants of these proxies do), so the scores need images only."""
+    with untouched(model):
+        grads = _loss_gradients(model, images)
+        snip_total = sum(float((m.weight.detach() * g).abs().sum()) for m, g in grads)
+        norm_total = sum(float(g.norm()) for _, g in grads)
+    return {"snip": float(snip_total), "grad_norm": float(norm_total)}
+
+
+JACOB_COV_EPSILON = 1e-5  # Mellor et al.'s k: keeps log and 1/x finite on zero eigenvalues
+
+
+@register_score("jacob_cov", "Mellor et al. 2020, arXiv:2006.04647v1; Abdelfattah et al., ICLR 2021")
+def jacob_cov(model: nn.Module, images: torch.Tensor) -> float:
+    """How differently the network's output responds to each image: J is the gradient of the sum of the
+    logits with respect to each input image (one row per image), C its correlation matrix across images,
+    and the score -sum_i (log(v_i + k) + 1 / (v_i + k)) over C's eigenvalues v (the first version of
+    Mellor et al.; Abdelfattah et al.'s jacob_cov.py). Maximal when C is the identity; a row with no
+    variance (the network ignores its input) correlates as 0 with the others."""
+    with untouched(model):
+        batch = images[canonical_order(images)].detach().requires_grad_(True)
+        (jacobian,) = torch.autograd.grad(logits_of(model(batch)).sum(), batch)
+    rows = jacobian.reshape(len(batch), -1).double()
+    corr = torch.nan_to_num(torch.corrcoef(rows), nan=0.0, posinf=0.0, neginf=0.0)
+    v = torch.linalg.eigvalsh(corr).clamp(min=0.0)
+    return float(-(torch.log(v + JACOB_COV_EPSILON) + 1.0 / (v + JACOB_COV_EPSILON)).sum())

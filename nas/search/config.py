@@ -46,8 +46,8 @@ class SearchConfig:
         default_factory=dict
     )  # REINFORCE's MnasNet targets; filled at start
     # Training-free scores (nas.scores, nas.search.warm_start): cells scored on one batch at initialisation,
-    # about a second each on a CPU for NB201, before any candidate trains; the best by the rank sum of synflow
-    # and naswot are proposed first. 0: off, today's search exactly.
+    # about a second each on a CPU for NB201, before any candidate trains; the best by the default combination
+    # of scores (nas.score_names, docs/scores.md) are proposed first. 0: off, today's search exactly.
     warm_start: int = 0
     record_scores: bool = False  # score every candidate too (trials.parquet columns); implied by warm_start
     # -- the data (own datasets) --

@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 
 from nas.atomic import atomic_path
 from nas.errors import UserError
+from nas.score_names import DEFAULT_SCORES
 from nas.search.candidate import METRIC, CandidateStatus
 
 if TYPE_CHECKING:
@@ -59,8 +60,7 @@ TRIALS_SCHEMA = pa.schema(
         ),  # batch-1 latency when the run's goal measured it (nas/search/budget.py)
         # Training-free scores at initialisation (nas.scores); null when the run did not score, or the
         # candidate could not be scored. Runs written before these columns existed read back without them.
-        ("score_synflow", pa.float64()),
-        ("score_naswot", pa.float64()),
+        *((f"score_{name}", pa.float64()) for name in DEFAULT_SCORES),
     ]
 )
 

@@ -1,11 +1,12 @@
 """Training-free scores in a search run: the warm start and the score columns of trials.parquet.
 
 With `warm_start = N` a run scores N distinct random cells (seeded by the run's seed) before any training,
-orders them by the rank sum of their scores, writes them to RUN/warm_start.parquet and hands the ordered list
-to the strategy, which proposes its best first (see strategies/base.py). With `warm_start > 0` or
-`record_scores`, every candidate's scores are also recorded in its row of trials.parquet (cells already scored
-come from the cache). The scores use the run's preset network, its data (one seeded batch of training images,
-never the held-out validation images) and its seed, so a run is as reproducible with scores as without.
+orders them by the default combination of their scores (nas.score_names), writes them to
+RUN/warm_start.parquet and hands the ordered list to the strategy, which proposes its best first (see
+strategies/base.py). With `warm_start > 0` or `record_scores`, every candidate's scores are also recorded in
+its row of trials.parquet (cells already scored come from the cache). The scores use the run's preset network,
+its data (one seeded batch of training images, never the held-out validation images) and its seed, so a run is
+as reproducible with scores as without.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ import time
 from typing import Any
 
 import search_spaces
+from nas.score_names import DEFAULT_SCORES as SCORE_NAMES
 from nas.search.config import SearchConfig
 from nas.search.run_folder import RunFolder
 from search_spaces.base import Architecture, SearchSpace
 
-SCORE_NAMES = ("synflow", "naswot")  # nas.scores.DEFAULT_SCORES, without importing torch here
 COLUMNS = tuple(f"score_{name}" for name in SCORE_NAMES)
 SAMPLE_SEED_OFFSET = 0x5C0  # the warm-start sample's RNG stream, apart from the strategy's own
 

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import UserError
+from nas.score_names import DEFAULT_SCORES
 from nas.search.run_folder import RunFolder
 
-SCORE_COLUMNS = (("score_synflow", "synflow"), ("score_naswot", "naswot"), ("combined_rank", "rank sum"))
+SCORE_COLUMNS = (*((f"score_{n}", n) for n in DEFAULT_SCORES), ("combined_rank", "combined rank"))
 
 
 def spearman_with_accuracy(rows: list[dict[str, Any]], column: str) -> tuple[float | None, int]:
@@ -33,14 +34,16 @@ def spearman_with_accuracy(rows: list[dict[str, Any]], column: str) -> tuple[flo
 
 
 def run_score_rows(run: RunFolder) -> list[dict[str, Any]]:
-    """The run's completed candidates with their scores: from trials.parquet (a search with --warm-start or
-    --record-scores), else from RUN/scores.parquet (`nas score RUN`), and their rank sum over these rows."""
+    """The run's completed candidates with their default scores: from trials.parquet (a search with
+    --warm-start or --record-scores), else from RUN/scores.parquet (`nas score RUN`), and their combined rank
+    over these rows."""
     import numpy as np
 
     from nas.scores import combined_rank
 
+    columns = [c for c, _ in SCORE_COLUMNS[:-1]]
     rows = [t for t in run.trials() if t["status"] == "completed"]
-    if not any(r.get("score_naswot") is not None for r in rows):
+    if not any(all(r.get(c) is not None for c in columns) for r in rows):
         scored = run.path / "scores.parquet"
         if not scored.exists():
             raise UserError(
@@ -51,12 +54,12 @@ def run_score_rows(run: RunFolder) -> list[dict[str, Any]]:
 
         by_trial = {s["trial_id"]: s for s in pq.read_table(scored).to_pylist() if s.get("trial_id")}
         rows = [
-            {**r, **{c: by_trial[r["trial_id"]].get(c) for c, _ in SCORE_COLUMNS[:2]}}
+            {**r, **{c: by_trial[r["trial_id"]].get(c) for c in columns}}
             for r in rows
             if r["trial_id"] in by_trial
         ]
-    rows = [r for r in rows if r.get("score_naswot") is not None and r.get("score_synflow") is not None]
-    records = [{"synflow": r["score_synflow"], "naswot": r["score_naswot"]} for r in rows]
+    rows = [r for r in rows if all(r.get(c) is not None for c in columns)]
+    records = [{n: r[f"score_{n}"] for n in DEFAULT_SCORES} for r in rows]
     for row, rank in zip(rows, combined_rank(records) if rows else np.zeros(0)):
         row["combined_rank"] = float(rank)
     return rows
@@ -78,7 +81,7 @@ def plot_scores(run: RunFolder, path: str | os.PathLike) -> Path:
         if column == "score_synflow" and min(xs) > 0:
             ax.set_xscale("log")
         ax.set_title(f"{label}: Spearman {'n/a' if rho is None else f'{rho:.2f}'} (n={n})")
-        ax.set_xlabel(label + (" (sum of ranks)" if column == "combined_rank" else " at initialisation"))
+        ax.set_xlabel(label + (" (of ranks)" if column == "combined_rank" else " at initialisation"))
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("validation accuracy (%)")
     fig.suptitle(f"{run.name}: training-free scores vs validation accuracy")
