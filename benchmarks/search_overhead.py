@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nas.search.candidate import CandidateStatus
+from nas.runs.trial import CandidateStatus
 
 
 def trivial_evaluator(request, report):
@@ -45,8 +45,8 @@ def main() -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
 
-    from nas.search.config import make_config
-    from nas.search.driver import run_search
+    from nas.searching.config import make_config
+    from nas.searching.driver import run_search
 
     started = time.perf_counter()
     ray.init(

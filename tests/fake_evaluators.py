@@ -53,7 +53,7 @@ class NodeLoggingEvaluator:
     def __call__(self, request, report):
         import ray
 
-        from nas.search.train_trial import evaluate_candidate
+        from nas.searching.train_trial import evaluate_candidate
 
         if request.dataset is None:
             raise RuntimeError("no data shipped with the request")

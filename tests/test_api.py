@@ -83,7 +83,7 @@ def test_readme_python_example_runs(nas_ray, tiny_data, tmp_path, monkeypatch):
 
 def test_import_nas_is_light():
     code = (
-        "import sys, nas, nas.search.config; nas.search, nas.open_run; "
+        "import sys, nas, nas.searching.config; nas.search, nas.open_run; "
         "print(sorted(m for m in ('torch', 'ray', 'pandas', 'matplotlib') if m in sys.modules))"
     )
     import subprocess

@@ -6,7 +6,7 @@ import torch
 import search_spaces as S
 from nas.atomic import atomic_path, write_json
 from nas.errors import UserError
-from nas.search.run_folder import RunFolder, open_run, write_trials
+from nas.runs.folder import RunFolder, open_run, write_trials
 from nas.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from search_spaces.known_cells import ENAS
 

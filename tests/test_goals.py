@@ -19,7 +19,7 @@ from nas.bench import tabular as B
 from nas.bench.synthetic_table import synthetic_nb201_rows
 from nas.cli import main
 from nas.errors import UserError
-from nas.search.front import parse_conditions
+from nas.runs.front import parse_conditions
 from search_spaces.base import ModelConfig
 from search_spaces.cost import CostModel, additive_costs, build_stats
 from strategies.objectives import (
@@ -378,7 +378,7 @@ def test_bad_conditions(text, message):
     ],
 )
 def test_bad_goal_is_one_line_exit_2(tmp_path, capsys, args, message):
-    from nas.search import budget
+    from nas.searching import budget
 
     with mock.patch.object(budget, "CHECK_DRAWS", 5):
         code, out, err = run_cli(

@@ -19,7 +19,7 @@ import nas as nas_api
 import search_spaces as S
 from nas import cli
 from nas.errors import UserError
-from nas.search.config import make_config
+from nas.searching.config import make_config
 from nas.train import data as D
 from nas.train.checkpoint import load_checkpoint
 from nas.train.final import transfer_weights
@@ -288,7 +288,7 @@ def local_ray(tmp_path_factory):
 
 
 def test_own_images_search_final_export_predict(local_ray, tmp_path, monkeypatch, capsys):
-    from nas.search.driver import run_search
+    from nas.searching.driver import run_search
 
     monkeypatch.setenv("NAS_CACHE_DIR", os.environ["NAS_CACHE_DIR"])  # the workers' cache
     monkeypatch.setattr(D, "_MEMORY", {})

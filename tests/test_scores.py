@@ -15,7 +15,7 @@ import strategies
 from nas.errors import UserError
 from nas.scores import SCORES, WORST, combined_rank, order_by_combined_rank
 from nas.scores.scorer import Scorer, sample_distinct
-from nas.search.config import make_config
+from nas.searching.config import make_config
 from search_spaces import ModelConfig
 from search_spaces.nb201 import Nb201Arch
 
@@ -232,7 +232,7 @@ def test_nas_score_a_run_then_plot_scores_against_accuracy(tmp_path, monkeypatch
 
     from nas.atomic import write_json
     from nas.cli import app
-    from nas.search.run_folder import RunFolder, write_trials
+    from nas.runs.folder import RunFolder, write_trials
     from tests.tiny_cifar import tiny_arrays, write_parquet
 
     monkeypatch.setenv("NAS_CACHE_DIR", str(tmp_path / "cache"))

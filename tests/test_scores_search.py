@@ -18,7 +18,7 @@ import ray
 
 import search_spaces
 from nas.cli import app
-from nas.search.run_folder import RunFolder
+from nas.runs.folder import RunFolder
 from tests.tiny_cifar import tiny_arrays, write_parquet
 
 

@@ -24,9 +24,9 @@ from ray import cloudpickle
 
 from nas.cli import app
 from nas.errors import UserError
-from nas.search.config import make_config
-from nas.search.driver import run_search
-from nas.search.run_folder import RunFolder
+from nas.runs.folder import RunFolder
+from nas.searching.config import make_config
+from nas.searching.driver import run_search
 from tests import fake_evaluators
 from tests.fake_evaluators import FakeEvaluator
 from tests.tiny_cifar import tiny_arrays, write_parquet
@@ -185,8 +185,8 @@ DRIVER = textwrap.dedent(
     import tests.fake_evaluators as fake
     cloudpickle.register_pickle_by_value(fake)
     ray_env.init_local_ray()
-    from nas.search.config import make_config
-    from nas.search.driver import run_search
+    from nas.searching.config import make_config
+    from nas.searching.driver import run_search
     evaluator = fake.FakeEvaluator(seconds_per_epoch={seconds}, log_path={log!r})
     if {resume!r}:
         run_search(resume={name!r}, results_dir={results!r}, evaluator=evaluator, quiet=True)

@@ -119,7 +119,7 @@ def resolve_source(
 ) -> ExportSource:
     """Choose the architecture (rank K of a run, an --arch file, or the --weights checkpoint's own) and its
     weights: --weights, else the run's final.pt when it holds this architecture, else fresh ones."""
-    from nas.search.run_folder import open_run
+    from nas.runs.folder import open_run
 
     if rank is not None and arch is not None:
         raise UserError("--rank and --arch both choose the architecture; pass only one")
@@ -147,7 +147,7 @@ def resolve_source(
     elif run is not None:
         k = 1 if rank is None else rank
         if pareto_pick is not None:
-            from nas.search.front import pick
+            from nas.runs.front import pick
 
             row = pick(run, pareto_pick, k)
         else:

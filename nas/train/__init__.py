@@ -2,4 +2,4 @@
 presets, checkpoints and the final train-and-test of a winner.
 
 May import torch, numpy, pyarrow, `search_spaces`, `nas.errors`, `nas.atomic` and the run folder
-(`nas.search.run_folder`, to read a run's winner); never Ray, matplotlib or the CLI."""
+(`nas.runs.folder`, to read a run's winner); never Ray, matplotlib or the CLI."""

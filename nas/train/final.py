@@ -23,8 +23,8 @@ import search_spaces
 from nas.arch_file import arch_from_data, read_arch_json
 from nas.atomic import write_json
 from nas.errors import UserError
-from nas.search.candidate import CandidateStatus
-from nas.search.run_folder import DEFAULT_RESULTS_DIR, RunFolder, open_run
+from nas.runs.folder import DEFAULT_RESULTS_DIR, RunFolder, open_run
+from nas.runs.trial import CandidateStatus
 from nas.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from nas.train.data import load_splits, stratified_sample
 from nas.train.device import resolve_device
@@ -124,7 +124,7 @@ def resolve_target(
         arch = arch_from_data(text, str(arch_file), space_options)
     else:
         if pareto_pick is not None:
-            from nas.search.front import pick
+            from nas.runs.front import pick
 
             row = pick(folder, pareto_pick, rank)
         else:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import UserError
-from nas.search.run_folder import RunFolder
+from nas.runs.folder import RunFolder
 
 SCORE_COLUMNS = (("score_synflow", "synflow"), ("score_naswot", "naswot"), ("combined_rank", "rank sum"))
 

@@ -15,8 +15,8 @@ import time
 from typing import Any
 
 import search_spaces
-from nas.search.config import SearchConfig
-from nas.search.run_folder import RunFolder
+from nas.runs.folder import RunFolder
+from nas.searching.config import SearchConfig
 from search_spaces.base import Architecture, SearchSpace
 
 SCORE_NAMES = ("synflow", "naswot")  # nas.scores.DEFAULT_SCORES, without importing torch here
@@ -37,7 +37,7 @@ class RunScores:
             from nas.scores.scorer import Scorer, score_batch
 
             images = score_batch(self.config.data, seed=self.config.seed, val_size=self.config.val_size)
-            from nas.search.config import fitted_preset
+            from nas.searching.config import fitted_preset
 
             self._scorer = Scorer(self.space, fitted_preset(self.config).model, images, seed=self.config.seed)
         return self._scorer

@@ -3,22 +3,9 @@ function that trains the candidate and reports each epoch."""
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-
-METRIC = "val_accuracy"  # what candidates are ranked by, in [0, 1]
-
-
-class CandidateStatus(enum.StrEnum):
-    """How a candidate's training ended; the `status` column of trials.parquet holds these values. A StrEnum,
-    so a member equals its plain string ("completed") and is written to Parquet and JSON as that string."""
-
-    COMPLETED = "completed"  # trained for its whole budget; ranked
-    FAILED = "failed"  # raised, diverged or lost its worker; the error column says why
-    STOPPED = "stopped"  # stopped early (by the scheduler or a time limit), with a partial val_curve
-
 
 EpochReport = Callable[[int, float], None]  # (epoch counted from 1, validation accuracy in [0, 1])
 

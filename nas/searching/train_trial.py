@@ -6,7 +6,7 @@ import io
 from typing import Any
 
 import search_spaces
-from nas.search.candidate import CandidateRequest, EpochReport
+from nas.searching.candidate import CandidateRequest, EpochReport
 from nas.train.presets import Preset
 
 

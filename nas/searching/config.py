@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ class SearchConfig:
     seed: int = 0
     dedupe: bool = True  # answer already-evaluated architectures from a cache
     address: str | None = None  # Ray cluster address; None: start a local Ray
-    # Goal beyond accuracy (nas/search/budget.py, strategies/objectives.py). Costs are the trained network's
+    # Goal beyond accuracy (searching/budget.py, strategies/objectives.py). Costs are the trained network's
     # (the preset's model size), computed without training; kept on resume like every other setting.
     objectives: list[str] = field(default_factory=lambda: ["val_accuracy"])  # then params/flops/latency_ms
     max_params: int | None = None  # no candidate with more trainable parameters is proposed
@@ -45,7 +46,7 @@ class SearchConfig:
     cost_targets: dict[str, float] = field(
         default_factory=dict
     )  # REINFORCE's MnasNet targets; filled at start
-    # Training-free scores (nas.scores, nas.search.warm_start): cells scored on one batch at initialisation,
+    # Training-free scores (nas.scores, searching/warm_start.py): cells scored on one batch at initialisation,
     # about a second each on a CPU for NB201, before any candidate trains; the best by the rank sum of synflow
     # and naswot are proposed first. 0: off, today's search exactly.
     warm_start: int = 0
@@ -81,6 +82,35 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+_KINDS = {str: (str,), int: (int,), float: (int, float), bool: (bool,), dict: (dict,), list: (list, tuple)}
+_KIND_NAMES = {
+    str: "a string",
+    int: "a whole number",
+    float: "a number",
+    bool: "True or False",
+    dict: "a dict",
+    list: "a list",
+}
+
+
+def check_types(values: dict[str, Any]) -> None:
+    """Each setting's value against SearchConfig's annotation, as a one-line UserError that names it."""
+    hints = typing.get_type_hints(SearchConfig)
+    for name, value in values.items():
+        kinds = [typing.get_origin(k) or k for k in typing.get_args(hints[name]) or (hints[name],)]
+        if value is None:
+            if type(None) not in kinds:
+                raise UserError(f"{name}: needs a value, not None")
+            continue
+        allowed = [k for k in kinds if k in _KINDS]
+        ok = any(isinstance(value, _KINDS[k]) for k in allowed)
+        if isinstance(value, bool) and bool not in allowed:
+            ok = False  # True is an int to Python, never a count or a size here
+        if allowed and not ok:
+            wanted = " or ".join(_KIND_NAMES[k] for k in allowed)
+            raise UserError(f"{name}: {value!r} ({type(value).__name__}) must be {wanted}")
+
+
 def make_config(values: dict[str, Any]) -> SearchConfig:
     """Build and validate; every problem is a one-line UserError that names the setting."""
     import search_spaces
@@ -90,10 +120,11 @@ def make_config(values: dict[str, Any]) -> SearchConfig:
     unknown = sorted(set(values) - FIELDS)
     if unknown:
         raise UserError(f"unknown settings {', '.join(unknown)}")
-    from nas.search import budget
+    from nas.searching import budget
 
     if "objectives" in values:
         values = {**values, "objectives": budget.parse_objectives(values["objectives"])}
+    check_types(values)
     try:
         config = SearchConfig(**values)
     except TypeError as e:

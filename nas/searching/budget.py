@@ -123,7 +123,7 @@ def plan(config, *, run_path: Path | None = None) -> GoalPlan:
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    from nas.train.presets import fitted_to  # not nas.search.config, which imports this module
+    from nas.train.presets import fitted_to  # not nas.searching.config, which imports this module
 
     costs = CostModel(space, fitted_to(config.preset, config.dataset).model, latency_device=device)
     saved = Path(run_path) / COSTS_FILE if run_path is not None else None
