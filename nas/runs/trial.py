@@ -124,7 +124,7 @@ def result_fields(result: Mapping[str, Any]) -> dict[str, Any]:
         "val_accuracy": None,
         "error": None
         if completed
-        else (result.get("error") or f"the candidate ended with status {status!r}"),
+        else (result.get("error") or f"the candidate ended with status {str(status)!r}"),
     }
     problems = []
     curve = result.get("val_curve") or []

@@ -7,6 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from nas.runs.trial import METRIC
+
+REPORTED = "reported_" + METRIC  # the evaluator's validation accuracy as returned, before any check
+
 EpochReport = Callable[[int, float], None]  # (epoch counted from 1, validation accuracy in [0, 1])
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import tomllib
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,7 +98,9 @@ def check_types(values: dict[str, Any]) -> None:
     """Each setting's value against SearchConfig's annotation, as a one-line UserError that names it."""
     hints = typing.get_type_hints(SearchConfig)
     for name, value in values.items():
-        kinds = [typing.get_origin(k) or k for k in typing.get_args(hints[name]) or (hints[name],)]
+        hint = hints[name]
+        union = isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union
+        kinds = [typing.get_origin(k) or k for k in (typing.get_args(hint) if union else (hint,))]
         if value is None:
             if type(None) not in kinds:
                 raise UserError(f"{name}: needs a value, not None")

@@ -29,7 +29,7 @@ from nas.errors import SearchStopped, UserError, one_line
 from nas.runs.folder import RunFolder, RunState, check_new_run, create_run, open_run
 from nas.runs.trial import METRIC, CandidateStatus, Trial, is_ranked, rank_key, result_fields
 from nas.searching import cluster
-from nas.searching.candidate import Evaluator
+from nas.searching.candidate import REPORTED, Evaluator
 from nas.searching.config import SearchConfig, make_config
 from nas.train.presets import PRESETS
 
@@ -309,7 +309,7 @@ def result_trial(proposal, config: SearchConfig, result: dict[str, Any] | None, 
         return base_trial(
             proposal, config, status=status, error="the worker running this candidate died (see Ray's logs)"
         )
-    return base_trial(proposal, config, **result_fields(result.get("evaluator_result", result)))
+    return base_trial(proposal, config, **result_fields({**result, METRIC: result.get(REPORTED)}))
 
 
 @dataclass

@@ -18,7 +18,7 @@ import search_spaces
 import strategies
 from nas.errors import one_line
 from nas.runs.trial import METRIC, CandidateStatus
-from nas.searching.candidate import CandidateRequest, Evaluator
+from nas.searching.candidate import REPORTED, CandidateRequest, Evaluator
 from nas.train.presets import PRESETS
 
 
@@ -60,15 +60,10 @@ def candidate_trainable(config: dict[str, Any], evaluator: Evaluator, data=None,
         result["has_weights"] = True
     accuracy = result.get(METRIC) if status == CandidateStatus.COMPLETED else None
     usable = isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool) and math.isfinite(accuracy)
-    # Tune wants a number as the metric of every report (ASHA compares it); the evaluator's own result goes
-    # along unchanged, and the driver checks it where it is recorded (nas.runs.trial.result_fields).
+    # Tune wants a number as the metric of every report (ASHA compares it); the evaluator's own value goes
+    # along unchanged as REPORTED, and the driver checks it where it is recorded (runs/trial.py).
     tune.report(
-        {
-            METRIC: float(accuracy) if usable else 0.0,
-            "evaluator_result": result,
-            "has_weights": result.pop("has_weights", False),
-            "final": True,
-        }
+        {**result, REPORTED: result.get(METRIC), METRIC: float(accuracy) if usable else 0.0, "final": True}
     )
 
 
