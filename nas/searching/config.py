@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import UserError
+from nas.train.data_spec import DataSpec
 
 SCHEDULERS = ("none", "asha")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -54,17 +55,19 @@ class SearchConfig:
     record_scores: bool = False  # score every candidate too (trials.parquet columns); implied by warm_start
     # -- the data (own datasets) --
     # pixels (square); None: 32 for the CIFAR family, else the median image size (at most 64), which the
-    # search records in `dataset` (a resumed run resolves it again from the same files, to the same size)
+    # search records in `data_spec` (a resumed run reads its data again at the recorded size)
     image_size: int | None = None
     test_fraction: float = 0.2  # share of each class kept for testing when --data is one folder per class
-    # what --data resolved to (size and why, classes, mean/std, counts); written by the search, not a setting
-    dataset: dict[str, Any] | None = None
+    # what the data resolved to where it was read (size and why, classes, mean/std, resize policy); written by
+    # the search, not a setting
+    data_spec: DataSpec | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
 FIELDS = {f.name for f in dataclasses.fields(SearchConfig)}
+_RENAMED = {"dataset": "data_spec"}  # config.json keys of runs written before the DataSpec
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
@@ -120,9 +123,15 @@ def make_config(values: dict[str, Any]) -> SearchConfig:
     import strategies
     from nas.train.presets import PRESETS
 
+    values = {_RENAMED.get(k, k): v for k, v in values.items()}
     unknown = sorted(set(values) - FIELDS)
     if unknown:
         raise UserError(f"unknown settings {', '.join(unknown)}")
+    if values.get("data_spec") is not None:
+        try:
+            values = {**values, "data_spec": DataSpec.of(values["data_spec"])}
+        except (KeyError, TypeError, ValueError) as e:
+            raise UserError(f"data_spec: {values['data_spec']!r} is not a data spec ({e})") from None
     from nas.searching import budget
 
     if "objectives" in values:
@@ -233,33 +242,9 @@ def check_resume_settings(settings: dict[str, Any]) -> dict[str, Any]:
     return given
 
 
-def with_dataset(config: SearchConfig) -> SearchConfig:
-    """Read the data once (a missing or bad dataset is one clear error before anything is written; the decoded
-    cache this leaves makes every worker's load quick) and record what it resolved to: a summary of the
-    dataset (image size and why, classes, normalisation, counts) that config.json keeps."""
-    from nas.train.data import load_dataset, load_splits
+def run_preset(config: SearchConfig):
+    """The run's preset fitted to its data (nas.train.presets.fit_preset): what each candidate is trained
+    and costed as. The preset itself before the data is read, or for CIFAR-10."""
+    from nas.train.presets import PRESETS, fit_preset
 
-    dataset = load_dataset(config.data, image_size=config.image_size, test_fraction=config.test_fraction)
-    load_splits(
-        config.data,
-        seed=config.seed,
-        val_size=config.val_size,
-        image_size=config.image_size,
-        test_fraction=config.test_fraction,
-    )
-    return dataclasses.replace(config, dataset=dataset.summary())
-
-
-def fitted_preset(config: SearchConfig):
-    """The run's preset fitted to its data (classes, image size: `Preset.for_data`) once the search has
-    recorded the dataset; the preset itself before that, or for CIFAR-10."""
-    from nas.train.presets import fitted_to
-
-    return fitted_to(config.preset, config.dataset)
-
-
-def preprocessing(config: SearchConfig) -> dict[str, Any] | None:
-    """What a model of this run expects of its input (for checkpoints), from the recorded dataset."""
-    if not config.dataset:
-        return None
-    return {k: config.dataset[k] for k in ("image_size", "mean", "std", "class_names")}
+    return fit_preset(PRESETS[config.preset], config.data_spec)

@@ -217,19 +217,31 @@ def plan_run(
 
 def read_data(config: SearchConfig):
     """The training and validation images every candidate of the run uses, read once here on the machine that
-    starts the search (a missing or corrupt dataset is one clear error before anything is written)."""
+    starts the search (a missing or corrupt dataset is one clear error before anything is written), and the
+    config with what the data resolved to (`data_spec`). A resumed run reads its data at the recorded size
+    and keeps the recorded spec."""
     from nas.train.data import load_splits
 
     train = PRESETS[config.preset].train
-    return load_splits(
+    saved = config.data_spec
+    splits = load_splits(
         config.data,
         seed=config.seed,
         val_size=config.val_size,
         train_subset=train.train_subset,
         val_subset=train.val_subset,
-        image_size=config.image_size,
+        image_size=config.image_size if saved is None else saved.image_size,
         test_fraction=config.test_fraction,
     )
+    if saved is None:
+        return splits, replace(config, data_spec=splits.spec)
+    if (saved.image_size, saved.class_names) != (splits.image_size, splits.class_names):
+        raise UserError(
+            f"run {config.name}'s data changed since it started: it recorded {saved.num_classes} classes at "
+            f"{saved.image_size} px, {config.data or 'cifar10'} now has {splits.num_classes} at "
+            f"{splits.image_size} px; restore the data or start a new run"
+        )
+    return replace(splits, spec=saved), config
 
 
 def write_run_folder(plan: Plan, results_dir: str | os.PathLike | None) -> RunFolder:
@@ -336,21 +348,18 @@ def run_search(
     `config.data` is set. `on_start(run)` is called once the run folder exists, `on_result(row)` after every
     recorded candidate."""
     plan = plan_run(config, resume, results_dir, overrides)
+    splits = None
+    if evaluator is None or plan.config.data is not None:
+        splits, plan.config = read_data(plan.config)  # config.json records its size, classes, mean/std
     from nas.searching import budget
+    from nas.searching.config import run_preset
 
-    # Limits that admit no architecture are refused here, before anything is written.
-    plan.goal = budget.plan(plan.config, run_path=plan.run.path if plan.resumed else None)
-    plan.config, cost_targets = plan.goal.config, plan.config.cost_targets
-    splits = read_data(plan.config) if evaluator is None or plan.config.data is not None else None
-    if splits is not None:
-        from nas.searching.config import fitted_preset, with_dataset
-
-        plan.config = with_dataset(plan.config)  # own data: config.json records its size, classes, mean/std
-        if plan.goal.costs is not None and plan.goal.costs.config != fitted_preset(plan.config).model:
-            # Own data changes the network (classes, image size): the limits apply to the one trained.
-            resumed_at = plan.run.path if plan.resumed else None
-            plan.goal = budget.plan(replace(plan.config, cost_targets=cost_targets), run_path=resumed_at)
-            plan.config = plan.goal.config
+    # Limits that admit no architecture are refused here, before anything is written; the costs are those
+    # of the network each candidate is trained as (fitted to the data).
+    plan.goal = budget.plan(
+        plan.config, run_preset(plan.config).model, run_path=plan.run.path if plan.resumed else None
+    )
+    plan.config = plan.goal.config
     if evaluator is None:
         from nas.searching.train_trial import evaluate_candidate as evaluator
 
@@ -464,7 +473,7 @@ def keep_best_weights(run: RunFolder, config: SearchConfig, row: dict[str, Any],
 
     import torch
 
-    from nas.searching.config import fitted_preset, preprocessing
+    from nas.searching.config import run_preset
     from nas.train.checkpoint import Checkpoint, save_checkpoint
 
     save_checkpoint(
@@ -472,7 +481,7 @@ def keep_best_weights(run: RunFolder, config: SearchConfig, row: dict[str, Any],
         Checkpoint(
             arch=search_spaces.arch_from_json(row["arch"], **config.space_options),
             space_options=config.space_options,
-            model_config=fitted_preset(config).model,  # own data: its classes and image size
+            model_config=run_preset(config).model,  # fitted to the data: its classes and image size
             state_dict=torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True),
             metadata={
                 "run": run.name,
@@ -480,7 +489,7 @@ def keep_best_weights(run: RunFolder, config: SearchConfig, row: dict[str, Any],
                 METRIC: row[METRIC],
                 "preset": config.preset,
             },
-            preprocessing=preprocessing(config),
+            data_spec=config.data_spec,
         ),
     )
 

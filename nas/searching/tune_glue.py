@@ -19,7 +19,7 @@ import strategies
 from nas.errors import one_line
 from nas.runs.trial import METRIC, CandidateStatus
 from nas.searching.candidate import REPORTED, CandidateRequest, Evaluator
-from nas.train.presets import PRESETS
+from nas.searching.config import run_preset
 
 
 def _error_text(error: BaseException) -> str:
@@ -243,12 +243,12 @@ def candidate_request(proposal, config) -> CandidateRequest:
         arch_json=search_spaces.to_json(proposal.arch),
         space=config.space,
         space_options=config.space_options,
-        preset=PRESETS[config.preset].to_dict(),
+        preset=run_preset(config).to_dict(),  # fitted to the data once, here
         data=config.data,
         seed=config.seed * 1_000_003
         + proposal.id,  # distinct per candidate, the same when it is trained again
         split_seed=config.seed,
         val_size=config.val_size,
-        image_size=config.image_size,
+        data_spec=config.data_spec,
         test_fraction=config.test_fraction,
     )

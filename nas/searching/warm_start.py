@@ -37,9 +37,9 @@ class RunScores:
             from nas.scores.scorer import Scorer, score_batch
 
             images = score_batch(self.config.data, seed=self.config.seed, val_size=self.config.val_size)
-            from nas.searching.config import fitted_preset
+            from nas.searching.config import run_preset
 
-            self._scorer = Scorer(self.space, fitted_preset(self.config).model, images, seed=self.config.seed)
+            self._scorer = Scorer(self.space, run_preset(self.config).model, images, seed=self.config.seed)
         return self._scorer
 
     def warm_start(self) -> list[Architecture]:

@@ -64,6 +64,13 @@ class DataSpec:
         return value if value is None or isinstance(value, DataSpec) else cls.from_dict(value)
 
 
+def recorded_spec(config: Mapping[str, Any]) -> DataSpec | None:
+    """The spec a run's config.json recorded (`data_spec`; runs from before the DataSpec: their `dataset`
+    summary), or None when the run read no data."""
+    recorded = config.get("data_spec") or config.get("dataset")
+    return DataSpec.from_dict(recorded) if recorded else None
+
+
 def cifar10_spec(num_classes: int = len(CLASS_NAMES), image_size: int = 32) -> DataSpec:
     """CIFAR-10's input: what a run without own data, and weights saved before checkpoints carried their
     spec, were trained on (other class counts are numbered)."""
@@ -71,4 +78,12 @@ def cifar10_spec(num_classes: int = len(CLASS_NAMES), image_size: int = 32) -> D
     return DataSpec(image_size, f"{image_size}: CIFAR-10's size", names, CIFAR10_MEAN, CIFAR10_STD)
 
 
-__all__ = ["CIFAR10_MEAN", "CIFAR10_STD", "CLASS_NAMES", "RESIZE_POLICY", "DataSpec", "cifar10_spec"]
+__all__ = [
+    "CIFAR10_MEAN",
+    "CIFAR10_STD",
+    "CLASS_NAMES",
+    "RESIZE_POLICY",
+    "DataSpec",
+    "cifar10_spec",
+    "recorded_spec",
+]
