@@ -13,7 +13,7 @@ Everything is imported on first use, so `import nas` stays light (no torch, Ray,
 `nas.searching`, the records of runs `nas.runs`.
 """
 
-__version__ = "0.1.0"
+from nas._version import __version__ as __version__
 
 __all__ = ["Run", "load", "open_run", "search"]
 

@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
@@ -22,8 +23,9 @@ from nas.errors import UserError
 from nas.searching.config import make_config
 from nas.train import data as D
 from nas.train.checkpoint import load_checkpoint
+from nas.train.data_spec import RESIZE_POLICY, DataSpec, cifar10_spec
 from nas.train.final import transfer_weights
-from nas.train.presets import PRESETS
+from nas.train.presets import PRESETS, fit_preset
 from nas.train.trainer import TrainingFailed, check_fits
 from search_spaces import ModelConfig
 from tests import ray_env
@@ -246,7 +248,7 @@ def test_data_that_does_not_fit_says_what_would(monkeypatch):
 def test_networks_take_any_size_at_about_cifar_cost(space, size):
     sp = S.make_space(space)
     arch = sp.sample(np.random.default_rng(0))
-    preset = PRESETS["smoke"].for_data(num_classes=5, image_size=size)
+    preset = fit_preset(PRESETS["smoke"], spec(5, size))
     assert preset.model.stem_stride == D.stem_stride(size) and preset.model.num_classes == 5
     model = sp.build(arch, preset.model).eval()
     with torch.no_grad():
@@ -255,12 +257,17 @@ def test_networks_take_any_size_at_about_cifar_cost(space, size):
     assert preset.model.image_size / preset.model.stem_stride <= 32
 
 
+def spec(num_classes: int, size: int) -> DataSpec:
+    return replace(cifar10_spec(num_classes, size), mean=(0.5,) * 3)
+
+
 def test_augmentation_scales_with_the_size():
     base = PRESETS["final"]
-    assert base.for_data(10, 32) == base  # CIFAR-10: the preset itself
-    big = base.for_data(10, 64)
+    assert fit_preset(base, spec(10, 32)) == base  # CIFAR-10: the preset itself
+    assert fit_preset(base, None) == base
+    big = fit_preset(base, spec(10, 64))
     assert big.train.crop_padding == 8 and big.train.cutout == 32
-    assert base.for_data(10, 8).train.crop_padding == 1
+    assert fit_preset(base, spec(10, 8)).train.crop_padding == 1
 
 
 def test_transfer_keeps_every_fitting_tensor_and_renews_the_classifier():
@@ -310,9 +317,10 @@ def test_own_images_search_final_export_predict(local_ray, tmp_path, monkeypatch
     rows = outcome.run.trials()
     assert outcome.finished and {r["status"] for r in rows} == {"completed"}, [r["error"] for r in rows]
     saved = json.loads(outcome.run.config_path.read_text())
-    assert saved["image_size"] is None and saved["dataset"]["image_size"] == 48
-    assert saved["dataset"]["class_names"] == list(CLASSES)
-    assert "median image size" in saved["dataset"]["image_size_reason"] and len(saved["dataset"]["mean"]) == 3
+    recorded = saved["data_spec"]
+    assert saved["image_size"] is None and recorded["image_size"] == 48
+    assert recorded["class_names"] == list(CLASSES) and recorded["resize"] == RESIZE_POLICY
+    assert "median image size" in recorded["image_size_reason"] and len(recorded["mean"]) == 3
 
     runs = tmp_path / "runs"
     assert (
@@ -321,7 +329,7 @@ def test_own_images_search_final_export_predict(local_ray, tmp_path, monkeypatch
     checkpoint = load_checkpoint(runs / "own" / "final.pt")
     assert checkpoint.model_config.image_size == 48 and checkpoint.model_config.stem_stride == 2
     assert checkpoint.model_config.num_classes == 3
-    assert checkpoint.preprocessing["class_names"] == list(CLASSES)
+    assert checkpoint.data_spec.class_names == tuple(CLASSES)
     exported = tmp_path / "exported"
     assert nas(monkeypatch, "export", "own", "--results-dir", runs, "-o", exported) == 0
     capsys.readouterr()

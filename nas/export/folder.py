@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 import search_spaces
-from nas import __version__
+from nas._version import __version__
 from nas.arch_file import arch_from_data, read_arch_file
 from nas.errors import UserError
 from nas.export.codegen import generate_source, remap_state_dict

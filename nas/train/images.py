@@ -60,6 +60,18 @@ class Dataset:
     def source(self) -> str:
         return self.spec.source
 
+    @property
+    def image_size_reason(self) -> str:
+        return self.spec.image_size_reason
+
+    @property
+    def mean(self) -> tuple[float, ...]:
+        return self.spec.mean
+
+    @property
+    def std(self) -> tuple[float, ...]:
+        return self.spec.std
+
     def summary(self) -> dict[str, Any]:
         """What a record keeps about the data: the spec and the image counts."""
         return {
