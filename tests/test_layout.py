@@ -95,7 +95,7 @@ def test_nas_help_imports_neither_torch_nor_ray():
     assert not {"torch", "ray"} & loaded, sorted(loaded)
 
 
-# -- layers: lower packages never import higher ones ----------------------------------------------------------
+# -- layers: lower packages never import higher ones --
 
 # The engine's packages from the bottom up. A module may import its own package and any lower layer, never a
 # higher one: training, pictures and export read runs through the records layer (nas.runs), not through the
