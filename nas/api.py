@@ -240,14 +240,15 @@ class Run:
 
         chosen = resolve_preset(preset)
         target = resolve_target(str(self.path), pareto_pick=pareto_pick, rank=rank)
-        own = data is None  # the run's data at the run's image size and test split
+        own = data is None  # the run's data at the size it resolved to, and the run's test split
+        spec = self.config.data_spec
         return run_final(
             target,
             chosen,
             data_path=self.config.data if own else data,
             seed=seed,
             device=device,
-            image_size=self.config.image_size if own else None,
+            image_size=(self.config.image_size if spec is None else spec.image_size) if own else None,
             test_fraction=self.config.test_fraction,
         )
 
