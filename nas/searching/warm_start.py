@@ -36,7 +36,14 @@ class RunScores:
         if self._scorer is None:
             from nas.scores.scorer import Scorer, score_batch
 
-            images = score_batch(self.config.data, seed=self.config.seed, val_size=self.config.val_size)
+            spec = self.config.data_spec
+            images = score_batch(
+                self.config.data,
+                seed=self.config.seed,
+                val_size=self.config.val_size,
+                image_size=None if spec is None else spec.image_size,
+                test_fraction=self.config.test_fraction,
+            )
             from nas.searching.config import run_preset
 
             self._scorer = Scorer(self.space, run_preset(self.config).model, images, seed=self.config.seed)
