@@ -1,6 +1,7 @@
 """Shared file formats: atomic writes, checkpoints, run folders."""
 
 import dataclasses
+import json
 
 import pyarrow as pa
 import pytest
@@ -19,7 +20,9 @@ from nas.runs.trial import (
     rank_key,
     result_fields,
 )
+from nas.searching.config import make_config, run_preset
 from nas.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from nas.train.data_spec import RESIZE_POLICY, DataSpec, recorded_spec
 from search_spaces.known_cells import ENAS
 
 
@@ -169,3 +172,43 @@ def test_a_valid_result_is_recorded_as_given():
     }
     failed = result_fields({"status": "failed", "error": "RuntimeError: x"})
     assert failed["status"] == "failed" and failed["error"] == "RuntimeError: x"
+
+
+# -- the DataSpec, and what was recorded before it existed -----
+
+OLD_DATASET = {  # config.json's `dataset` of a run written before the DataSpec
+    "source": "classes /data/pets",
+    "image_size": 48,
+    "image_size_reason": "48: median image size 50 pixels (sqrt of width x height), rounded to 8",
+    "num_classes": 3,
+    "class_names": ["cat", "dog", "fish"],
+    "mean": [0.5, 0.4, 0.3],
+    "std": [0.2, 0.2, 0.2],
+    "train_images": 90,
+    "test_images": 30,
+}
+
+
+def test_a_run_config_from_before_the_data_spec_opens():
+    config = make_config({"name": "old", "data": None, "dataset": OLD_DATASET})
+    spec = config.data_spec
+    assert spec.image_size == 48 and spec.class_names == ("cat", "dog", "fish") and spec.num_classes == 3
+    assert (
+        spec.mean == (0.5, 0.4, 0.3) and spec.resize == RESIZE_POLICY and "median" in spec.image_size_reason
+    )
+    assert recorded_spec({"dataset": OLD_DATASET}) == spec
+    assert make_config(json.loads(json.dumps(config.to_dict()))) == config  # config.json round trip
+    assert run_preset(config).model.num_classes == 3 and run_preset(config).model.image_size == 48
+
+
+def test_a_checkpoint_from_before_the_data_spec_loads(tmp_path):
+    config = S.ModelConfig(channels=4, cells_per_stage=1)
+    model = S.make_space("nasnet").build(ENAS, config)
+    save_checkpoint(tmp_path / "c.pt", Checkpoint(ENAS, {}, config, model.state_dict()))
+    payload = torch.load(tmp_path / "c.pt", weights_only=True)
+    assert payload["preprocessing"] is None and load_checkpoint(tmp_path / "c.pt").data_spec is None
+    payload["preprocessing"] = {k: OLD_DATASET[k] for k in ("image_size", "mean", "std", "class_names")}
+    torch.save(payload, tmp_path / "old.pt")
+    spec = load_checkpoint(tmp_path / "old.pt").data_spec
+    assert spec.image_size == 48 and spec.class_names == ("cat", "dog", "fish") and spec.std == (0.2,) * 3
+    assert DataSpec.from_dict(spec.to_dict()) == spec
