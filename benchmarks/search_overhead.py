@@ -96,10 +96,10 @@ def main() -> None:
     def rate(times: list[float]) -> float:
         return (times[-1] - times[0]) / max(len(times) - 1, 1)
 
+    first, last = rate(steady[: tenth + 1]), rate(steady[-tenth - 1 :])
     print(
         f"steady state {rate(steady):.3f} s per candidate (results {len(arrived) - len(steady) + 1} to "
-        f"{len(arrived)}); first tenth of it {rate(steady[: tenth + 1]):.3f}, last tenth "
-        f"{rate(steady[-tenth - 1 :]):.3f} (ratio {rate(steady[-tenth - 1 :]) / rate(steady[: tenth + 1]):.2f})"
+        f"{len(arrived)}); first tenth of it {first:.3f}, last tenth {last:.3f} (ratio {last / first:.2f})"
     )
     print(
         f"python {platform.python_version()}, ray {ray.__version__}, torch {torch.__version__}, "
