@@ -22,6 +22,7 @@ from nas import cli
 from nas.errors import UserError
 from nas.searching.config import make_config
 from nas.train import data as D
+from nas.train import images
 from nas.train.checkpoint import load_checkpoint
 from nas.train.data_spec import RESIZE_POLICY, DataSpec, cifar10_spec
 from nas.train.final import transfer_weights
@@ -66,7 +67,7 @@ def test_image_folder_with_mixed_sizes_grayscale_and_rgba_becomes_one_rgb_size(t
     # image 1 of every class was saved grayscale: R = G = B after conversion
     gray = data.train_images[0]  # blue_rings_001: saved grayscale (image 000 is a test image)
     assert np.array_equal(gray[..., 0], gray[..., 1]) and np.array_equal(gray[..., 1], gray[..., 2])
-    mean, std = D.normalization(data.train_images)
+    mean, std = images.normalization(data.train_images)
     assert data.mean == mean and data.std == std and data.mean != D.CIFAR10_MEAN
 
 
@@ -149,13 +150,13 @@ def test_torchvision_names_fail_fast_offline(name, monkeypatch):
 
 def test_grayscale_arrays_become_three_channels_at_the_requested_size():
     gray = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
-    out = D._resize_all(gray, 28)
+    out = images.resize_all(gray, 28)
     assert (
         out.shape == (2, 28, 28, 3)
         and np.array_equal(out[..., 0], gray)
         and np.array_equal(out[..., 2], gray)
     )
-    assert D._resize_all(gray, 32).shape == (2, 32, 32, 3)
+    assert images.resize_all(gray, 32).shape == (2, 32, 32, 3)
 
 
 def test_transparency_is_laid_over_white():
