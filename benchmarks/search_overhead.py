@@ -2,7 +2,10 @@
 
     python benchmarks/search_overhead.py --trials 100 --concurrency 2
 
-Prints seconds per candidate amortised over the run (Ray start-up excluded and printed separately)."""
+Prints seconds per candidate amortised over the run (Ray start-up excluded and printed separately), and the
+steady state: seconds per candidate between the first tenth of the results and the last one (the workers'
+start-up and the pictures drawn at the end excluded), with the first and the last tenth of that stretch
+apart, so a cost that grows with the run shows as a ratio above 1."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nas.search.candidate import CandidateStatus
+from nas.runs.trial import CandidateStatus
 
 
 def trivial_evaluator(request, report):
@@ -45,8 +48,8 @@ def main() -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
 
-    from nas.search.config import make_config
-    from nas.search.driver import run_search
+    from nas.searching.config import make_config
+    from nas.searching.driver import run_search
 
     started = time.perf_counter()
     ray.init(
@@ -69,8 +72,15 @@ def main() -> None:
                 "gpus_per_trial": 0,
             }
         )
+        arrived: list[float] = []
         started = time.perf_counter()
-        outcome = run_search(config, results_dir=results, evaluator=trivial_evaluator, quiet=True)
+        outcome = run_search(
+            config,
+            results_dir=results,
+            evaluator=trivial_evaluator,
+            quiet=True,
+            on_result=lambda row: arrived.append(time.perf_counter()),
+        )
         search_s = time.perf_counter() - started
     ray.shutdown()
     import torch
@@ -79,6 +89,17 @@ def main() -> None:
         f"{outcome.progress.done} candidates ({args.strategy} on {args.space}, "
         f"concurrency {args.concurrency}) in {search_s:.1f} s: "
         f"{search_s / outcome.progress.done:.3f} s per candidate; Ray start {ray_start:.1f} s"
+    )
+    steady = arrived[len(arrived) // 10 :]
+    tenth = max(len(steady) // 10, 1)
+
+    def rate(times: list[float]) -> float:
+        return (times[-1] - times[0]) / max(len(times) - 1, 1)
+
+    first, last = rate(steady[: tenth + 1]), rate(steady[-tenth - 1 :])
+    print(
+        f"steady state {rate(steady):.3f} s per candidate (results {len(arrived) - len(steady) + 1} to "
+        f"{len(arrived)}); first tenth of it {first:.3f}, last tenth {last:.3f} (ratio {last / first:.2f})"
     )
     print(
         f"python {platform.python_version()}, ray {ray.__version__}, torch {torch.__version__}, "

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 import search_spaces
-from nas.search.candidate import CandidateStatus
+from nas.runs.trial import CandidateStatus
 from nas.train.data import Splits, load_splits
 from nas.train.device import resolve_device
 from nas.train.presets import Preset, TrainConfig

@@ -9,11 +9,11 @@ back as PyTorch.
     names, probabilities = model.predict(["photo.jpg"])
 
 Everything is imported on first use, so `import nas` stays light (no torch, Ray, pandas or matplotlib).
-`nas.search` is also the package of the search engine (nas.search.config, nas.search.driver, ...); calling it
-runs `nas.api.search`.
+`nas.search` is a function (nas.api.search, its settings in its signature); the search engine's own package is
+`nas.searching`, the records of runs `nas.runs`.
 """
 
-__version__ = "0.1.0"
+from nas._version import __version__ as __version__
 
 __all__ = ["Run", "load", "open_run", "search"]
 
@@ -35,14 +35,11 @@ def open_run(name, results_dir=None):
 
 
 def __getattr__(name):
-    if name == "search":
-        import importlib
-
-        return importlib.import_module(
-            "nas.search"
-        )  # a callable package: nas.search(...) runs nas.api.search
     if name == "Run":
         from nas.api import Run
 
         return Run
     raise AttributeError(f"module 'nas' has no attribute {name!r}")
+
+
+from nas.api import search  # noqa: E402  (a function; nas.api imports nothing heavy at module level)

@@ -9,8 +9,8 @@
     run.export("demo-model")   # plain PyTorch code + weights (nas.export.folder)
     run = nas.open_run("demo").resume(trials=16)
 
-Keyword arguments of `search` are the fields of `nas.search.config.SearchConfig`, validated by the same
-`build_config`/`make_config` as `nas search`'s flags and TOML files (which is a thin layer over this module).
+The settings of `search` are the fields of `nas.searching.config.SearchConfig` (tests/test_api.py keeps the
+two in step), validated by the same `build_config`/`make_config` as `nas search`'s flags and TOML files.
 """
 
 from __future__ import annotations
@@ -23,38 +23,102 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from nas.search.config import SearchConfig
-    from nas.search.driver import SearchOutcome
-    from nas.search.run_folder import RunFolder
+    from nas.runs.folder import RunFolder
+    from nas.searching.candidate import Evaluator
+    from nas.searching.config import SearchConfig
+    from nas.searching.driver import SearchOutcome
 
 
 def search(
     *,
+    strategy: str | None = None,
+    space: str | None = None,
+    preset: str | None = None,
+    trials: int | None = None,
+    time_budget_s: float | None = None,
+    data: str | os.PathLike | None = None,
+    name: str | None = None,
+    seed: int | None = None,
+    strategy_options: dict[str, Any] | None = None,
+    space_options: dict[str, Any] | None = None,
+    concurrency: int | None = None,
+    gpus_per_trial: float | None = None,
+    cpus_per_trial: float | None = None,
+    scheduler: str | None = None,
+    val_size: int | None = None,
+    dedupe: bool | None = None,
+    address: str | None = None,
+    objectives: list[str] | str | None = None,
+    max_params: int | None = None,
+    max_flops: int | None = None,
+    max_latency_ms: float | None = None,
+    cost_targets: dict[str, float] | None = None,
+    warm_start: int | None = None,
+    record_scores: bool | None = None,
+    image_size: int | None = None,
+    test_fraction: float | None = None,
     config_file: str | os.PathLike | None = None,
     results_dir: str | os.PathLike | None = None,
     quiet: bool = False,
-    evaluator=None,
-    **settings: Any,
+    evaluator: Evaluator | None = None,
 ) -> Run:
     """Start a new search run and return it when the search ends (its budget spent, or interrupted).
 
-    `settings` are SearchConfig fields (strategy, space, preset, trials, time_budget_s, data, name, seed,
-    ...); `config_file` a TOML file of them that `settings` override. `results_dir` holds the run folder
-    (default: $NAS_RESULTS_DIR or results/); `quiet` prints one line per candidate instead of a live table;
-    `evaluator` replaces candidate training (see nas.search.candidate.Evaluator). A bad setting raises
-    nas.errors.UserError before anything is written."""
-    from nas.search.config import build_config
-    from nas.search.driver import run_search
+    The settings are those of `nas search` (nas.searching.config.SearchConfig); a setting left at None is
+    taken from `config_file` (a TOML file of them), else its default:
 
+    strategy          "evolution" (default), "random", "reinforce", ... (strategies.STRATEGIES)
+    space             "nasnet" (default) or "nb201", ... (search_spaces.SPACES)
+    preset            how each candidate is trained: "proxy" (default), "smoke", "cpu", "final"
+    trials            candidates to evaluate (default 100); None with `time_budget_s` alone: until it ends
+    time_budget_s     seconds after which no new candidate starts (those in flight finish)
+    data              an image folder, a Parquet pair, a cifar-10-batches-py folder or a dataset name
+                      ("cifar10", "cifar100", "svhn", "fashionmnist", "mnist"); default CIFAR-10
+    name              the run's folder name (default STRATEGY-SPACE-SEED)
+    seed              the run's seed (default 0): the same seed proposes the same candidates
+    strategy_options  the strategy's own options, e.g. {"population": 20, "sample_size": 5}
+    space_options     the space's options, e.g. {"ops": [...], "num_blocks": 4}
+    concurrency       candidates in flight (default: as many as the resources allow)
+    gpus_per_trial    GPUs per candidate (default 0.25 on a cluster with GPUs, else 0)
+    cpus_per_trial    CPUs per candidate (default 1.0)
+    scheduler         "none" (default) or "asha": stop weak candidates early
+    val_size          training images held out to rank candidates (default a tenth, at most 5,000)
+    dedupe            answer already-evaluated architectures from a cache (default True)
+    address           a Ray cluster address (default: start a local Ray)
+    objectives        "val_accuracy" (default) then any of "params", "flops", "latency_ms"
+    max_params        no candidate with more trainable parameters is proposed
+    max_flops         no candidate with more FLOPs per image (2 per multiply-add) is proposed
+    max_latency_ms    no candidate slower at batch 1 on this machine is proposed
+    cost_targets      REINFORCE's reward targets per cost (default: the limits, else sampled medians)
+    warm_start        cells scored without training before the search, best proposed first (default 0: off)
+    record_scores     record every candidate's training-free scores too (default False)
+    image_size        pixels (square) the data is decoded at (default: 32 for the CIFAR family, else the
+                      median image size, at most 64)
+    test_fraction     share of each class tested when `data` is one folder per class (default 0.2)
+
+    `results_dir` holds the run folder (default: $NAS_RESULTS_DIR or results/); `quiet` prints one line per
+    candidate instead of a live table; `evaluator` replaces candidate training (see
+    nas.searching.candidate.Evaluator). A bad setting raises nas.errors.UserError before anything is written;
+    an error of the search itself raises nas.errors.SearchStopped once its results are saved (resume it)."""
+    from nas.searching.config import build_config
+    from nas.searching.driver import run_search
+
+    settings = {k: v for k, v in locals().items() if k in _SETTINGS}
+    if data is not None:
+        settings["data"] = os.fspath(data)
     config = build_config(settings, config_file)
     outcome = run_search(config, results_dir=_results_dir(results_dir), evaluator=evaluator, quiet=quiet)
     return Run(outcome.run, outcome)
 
 
+_NOT_SETTINGS = ("config_file", "results_dir", "quiet", "evaluator")
+_SETTINGS = frozenset(search.__code__.co_varnames[: search.__code__.co_kwonlyargcount]) - set(_NOT_SETTINGS)
+
+
 def open_run(name: str | os.PathLike, results_dir: str | os.PathLike | None = None) -> Run:
     """An existing run, by name (under `results_dir`, $NAS_RESULTS_DIR or results/) or by folder path."""
-    from nas.search.run_folder import RunFolder
-    from nas.search.run_folder import open_run as find
+    from nas.runs.folder import RunFolder
+    from nas.runs.folder import open_run as find
 
     return Run(RunFolder(find(name, _results_dir(results_dir)).path.absolute()))
 
@@ -80,7 +144,7 @@ class Run:
 
     @property
     def config(self) -> SearchConfig:
-        from nas.search.config import make_config
+        from nas.searching.config import make_config
 
         return make_config({k: v for k, v in self.folder.config().items() if k != "format"})
 
@@ -92,22 +156,26 @@ class Run:
     @property
     def trials(self) -> pd.DataFrame:
         """One row per recorded candidate, in the order results arrived (columns: TRIALS_SCHEMA)."""
-        import pyarrow.parquet as pq
+        import pyarrow as pa
 
-        from nas.search.run_folder import TRIALS_SCHEMA
+        from nas.runs.trial import TRIALS_SCHEMA
 
-        if not self.folder.trials_path.exists():
-            return TRIALS_SCHEMA.empty_table().to_pandas()
-        return pq.read_table(self.folder.trials_path).to_pandas()
+        rows = self.folder.trials()
+        return pa.Table.from_pylist(
+            [{name: row.get(name) for name in TRIALS_SCHEMA.names} for row in rows], schema=TRIALS_SCHEMA
+        ).to_pandas()
 
     @property
     def best(self) -> pd.Series | None:
-        """The completed candidate with the highest validation accuracy (ties: earlier proposal), or None."""
-        trials = self.trials
-        done = trials[(trials["status"] == "completed") & trials["val_accuracy"].notna()]
-        if done.empty:
+        """The best completed candidate by the run's ranking rule (nas.runs.trial.rank_key: the highest
+        validation accuracy; ties: the earlier proposal), or None."""
+        from nas.runs.trial import best_of
+
+        best = best_of(self.folder.trials())
+        if best is None:
             return None
-        return done.sort_values(["val_accuracy", "proposal"], ascending=[False, True]).iloc[0]
+        trials = self.trials
+        return trials[trials["trial_id"] == best["trial_id"]].iloc[0]
 
     @property
     def pareto(self) -> pd.DataFrame:
@@ -115,7 +183,7 @@ class Run:
         that searched for accuracy alone), most accurate first (`nas results RUN --pareto`)."""
         import pandas as pd
 
-        from nas.search.front import pareto_front
+        from nas.runs.front import pareto_front
 
         front = pareto_front(self.folder)
         return pd.DataFrame(front) if front else self.trials.iloc[0:0]
@@ -147,8 +215,8 @@ class Run:
     ) -> Run:
         """Continue the run where it stopped (after Ctrl-C, a kill or a crash), optionally with a larger
         budget or another cluster address; the other settings are the saved ones."""
-        from nas.search.config import check_resume_settings
-        from nas.search.driver import run_search
+        from nas.searching.config import check_resume_settings
+        from nas.searching.driver import run_search
 
         overrides = check_resume_settings(
             {"trials": trials, "time_budget_s": time_budget_s, "address": address}
@@ -172,14 +240,15 @@ class Run:
 
         chosen = resolve_preset(preset)
         target = resolve_target(str(self.path), pareto_pick=pareto_pick, rank=rank)
-        own = data is None  # the run's data at the run's image size and test split
+        own = data is None  # the run's data at the size it resolved to, and the run's test split
+        spec = self.config.data_spec
         return run_final(
             target,
             chosen,
             data_path=self.config.data if own else data,
             seed=seed,
             device=device,
-            image_size=self.config.image_size if own else None,
+            image_size=(self.config.image_size if spec is None else spec.image_size) if own else None,
             test_fraction=self.config.test_fraction,
         )
 
@@ -199,7 +268,7 @@ class Run:
         `nas.load`. Weights: `weights` (a nas checkpoint), else the run's final.pt when it holds this
         architecture, else, for the best candidate, the weights it was trained to during the search
         (best.pt). `pareto_pick` ("params<1e6"): the most accurate Pareto-front candidate meeting it, or with
-        `rank` the rank-th (nas/search/front.py)."""
+        `rank` the rank-th (nas/runs/front.py)."""
         from nas.export import folder
 
         if weights is None and rank in (None, 1) and pareto_pick is None:
@@ -222,8 +291,9 @@ class Run:
         return path if load_checkpoint(path).metadata.get("trial_id") == best["trial_id"] else None
 
     def __repr__(self) -> str:
+        from nas.runs.trial import best_of
+
         rows = self.folder.trials()
-        done = [r for r in rows if r["status"] == "completed" and r["val_accuracy"] is not None]
-        best = max((r["val_accuracy"] for r in done), default=None)
-        best_text = "none yet" if best is None else f"{100 * best:.2f}%"
+        best = best_of(rows)
+        best_text = "none yet" if best is None else f"{100 * best['val_accuracy']:.2f}%"
         return f"<Run {self.name}: {len(rows)} candidates, best validation accuracy {best_text}; {self.path}>"

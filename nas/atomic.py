@@ -45,5 +45,6 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     write_bytes(path, text.encode())
 
 
-def write_json(path: str | os.PathLike, value: Any) -> None:
-    write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
+def write_json(path: str | os.PathLike, value: Any, *, indent: int | None = 2) -> None:
+    """`indent=None` for large machine-read files: json's C encoder does not indent, and is ~10x faster."""
+    write_text(path, json.dumps(value, indent=indent, sort_keys=True) + "\n")

@@ -9,7 +9,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from nas.errors import UserError, one_line
+from nas.errors import SearchStopped, UserError, one_line
 
 try:  # typer 0.2x carries its own copy of click; older ones use click itself
     from typer._click.exceptions import BadParameter, MissingParameter, UsageError
@@ -29,6 +29,9 @@ class _Commands(TyperGroup):
             _fail(str(e))
         except UsageError as e:
             _fail(_usage_message(e))
+        except SearchStopped as e:  # the search's own error, its run saved: one line, exit code 1
+            typer.echo("error: " + one_line(e), err=True)
+            raise typer.Exit(1) from None
 
     def make_context(self, info_name, args, parent=None, **extra):
         try:

@@ -8,3 +8,8 @@ class UserError(Exception):
 def one_line(error: BaseException | str) -> str:
     """The message on one line: every run of whitespace (newlines included) becomes one space."""
     return " ".join(str(error).split())
+
+
+class SearchStopped(Exception):
+    """A search ended early on an error of its own (not a candidate's: those are failed candidates); its
+    records are saved and `nas search --resume RUN` continues it. The CLI prints it as one line."""

@@ -16,7 +16,7 @@ tabular benchmark reads them from its table).
   reward = accuracy × Π_c (cost_c / target_c)^w with w = -0.07 for every cost objective. A network twice the
   target cost is worth 0.07 · ln 2 ≈ 4.7% less accuracy, half the target cost 4.7% more. The target of each
   cost is its limit when there is one, otherwise one the caller resolves (the search uses the median cost of
-  uniform samples of the space; see nas/search/budget.py).
+  uniform samples of the space; see nas/searching/budget.py).
 * **Hypervolume**: the volume dominated by a front up to a reference point, in the minimisation form.
 """
 

@@ -53,7 +53,7 @@ class NodeLoggingEvaluator:
     def __call__(self, request, report):
         import ray
 
-        from nas.search.train_trial import evaluate_candidate
+        from nas.searching.train_trial import evaluate_candidate
 
         if request.dataset is None:
             raise RuntimeError("no data shipped with the request")
@@ -67,3 +67,21 @@ class NodeLoggingEvaluator:
     def _log(self, line: str) -> None:
         with open(self.log_path, "a") as f:
             f.write(line + "\n")
+
+
+@dataclass(frozen=True)
+class InvalidResults:
+    """FakeEvaluator, except that some proposals return a bad value for one result key (`bad`: proposal ->
+    (key, value)) and `bad_report` proposals report a NaN accuracy through the per-epoch callback."""
+
+    bad: tuple[tuple[int, str, object], ...] = ()
+    bad_report: tuple[int, ...] = ()
+
+    def __call__(self, request, report):
+        if request.proposal in self.bad_report:
+            report(1, float("nan"))
+        result = FakeEvaluator()(request, report)
+        for proposal, key, value in self.bad:
+            if proposal == request.proposal:
+                result[key] = value
+        return result

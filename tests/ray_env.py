@@ -22,10 +22,10 @@ def apply() -> None:
 
 def init_local_ray(num_cpus: int = 2) -> None:
     """Start the tests' local Ray the way `nas search` starts its own: on loopback only, so a test opens
-    no port beyond 127.0.0.1 (nas.search.cluster)."""
+    no port beyond 127.0.0.1 (nas.searching.cluster)."""
     import ray
 
-    from nas.search.cluster import loopback_only
+    from nas.searching.cluster import loopback_only
 
     with loopback_only():
         ray.init(

@@ -82,7 +82,7 @@ def test_readme_python_example_runs(nas_ray, tiny_data, tmp_path, monkeypatch):
 
 def test_import_nas_is_light():
     code = (
-        "import sys, nas, nas.search.config; nas.search, nas.open_run; "
+        "import sys, nas, nas.searching.config; nas.search, nas.open_run; "
         "print(sorted(m for m in ('torch', 'ray', 'pandas', 'matplotlib') if m in sys.modules))"
     )
     import subprocess
@@ -105,9 +105,29 @@ def test_api_validates_like_the_cli(tmp_path):
 
     with pytest.raises(UserError, match="trials: 0 must be at least 1"):
         nas.search(trials=0, results_dir=tmp_path)
-    with pytest.raises(UserError, match="unknown settings budget"):
+    with pytest.raises(UserError, match=r"^trials: '3' \(str\) must be a whole number$"):
+        nas.search(trials="3", results_dir=tmp_path)
+    with pytest.raises(UserError, match=r"^dedupe: 'no' \(str\) must be True or False$"):
+        nas.search(dedupe="no", results_dir=tmp_path)
+    with pytest.raises(UserError, match=r"^time_budget_s: True \(bool\) must be a number$"):
+        nas.search(time_budget_s=True, results_dir=tmp_path)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'budget'"):
         nas.search(budget=3, results_dir=tmp_path)
+    with pytest.raises(TypeError, match="takes 0 positional arguments"):
+        nas.search("evolution", results_dir=tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_nas_search_is_a_plain_function():
+    import inspect
+
+    import nas
+    from nas.api import search
+
+    assert nas.search is search and inspect.isfunction(nas.search)
+    parameters = inspect.signature(nas.search).parameters
+    assert {"strategy", "space", "preset", "trials", "data", "image_size", "evaluator"} <= set(parameters)
+    assert parameters["trials"].annotation == "int | None"
 
 
 # -- refused runs: one line, exit code 2, no run folder --

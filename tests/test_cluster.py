@@ -22,8 +22,8 @@ from ray import cloudpickle
 from ray._private import ray_constants
 from ray.cluster_utils import Cluster
 
-from nas.search.config import make_config
-from nas.search.driver import run_search
+from nas.searching.config import make_config
+from nas.searching.driver import run_search
 from tests import fake_evaluators
 from tests.tiny_cifar import tiny_arrays, write_parquet
 
@@ -32,7 +32,7 @@ from tests.tiny_cifar import tiny_arrays, write_parquet
 def cluster(tmp_path, monkeypatch):
     temp = ray_env.ray_temp_dir()
     # Ray writes "the latest cluster" under its temp root; keep it off the machine-wide /tmp/ray so no other
-    # Ray user on this machine connects to this test's cluster. All nodes on loopback (nas.search.cluster).
+    # Ray user on this machine connects to this test's cluster. All nodes on loopback (nas.searching.cluster).
     os.makedirs(f"{temp}/ray")
     monkeypatch.setenv("RAY_TMPDIR", temp)
     monkeypatch.setenv("TMPDIR", temp)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from nas.search.cluster import is_loopback
+from nas.searching.cluster import is_loopback
 from tests import ray_env
 from tests.tiny_cifar import tiny_arrays, write_parquet
 

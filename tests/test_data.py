@@ -62,7 +62,7 @@ def test_decoded_arrays_are_cached_on_disk_and_reused(tmp_path, monkeypatch):
     D.load_cifar10(root)
     assert len(list((tmp_path / "cache" / "cifar10").glob("parquet-*.npz"))) == 1
     monkeypatch.setattr(D, "_MEMORY", {})
-    monkeypatch.setattr(D, "_decode", lambda *a: pytest.fail("decoded again despite the cache"))
+    monkeypatch.setattr(D, "decode", lambda *a: pytest.fail("decoded again despite the cache"))
     assert_same(D.load_cifar10(root), arrays)
 
 

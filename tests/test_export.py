@@ -22,7 +22,7 @@ from nas.cli import main
 from nas.errors import UserError
 from nas.export.codegen import generate_source
 from nas.export.folder import _move_into_place, export, import_model_file, read_export, resolve_source
-from nas.search.run_folder import RunFolder, write_trials
+from nas.runs.folder import RunFolder, write_trials
 from nas.train.checkpoint import Checkpoint, save_checkpoint
 from nas.train.presets import PRESETS
 from search_spaces.known_cells import DARTS_V2, ENAS

@@ -8,7 +8,7 @@ import torch
 import search_spaces as S
 from nas import cli
 from nas.errors import UserError
-from nas.search.run_folder import write_trials
+from nas.runs.folder import write_trials
 from nas.train import data as D
 from nas.train.checkpoint import load_checkpoint
 from nas.train.final import resolve_target, run_final

@@ -16,9 +16,9 @@ ray_env.apply()
 import ray
 
 from nas.cli import app
-from nas.search.config import make_config
-from nas.search.driver import run_search
-from nas.search.run_folder import RunFolder
+from nas.runs.folder import RunFolder
+from nas.searching.config import make_config
+from nas.searching.driver import run_search
 from tests.tiny_cifar import tiny_arrays, write_parquet
 
 LIMIT = 8000  # parameters of the smoke network (C=4, 5 cells): NB201 cells span 4,894-23,374, median 8,366

@@ -19,7 +19,7 @@ from nas.bench import tabular as B
 from nas.bench.synthetic_table import synthetic_nb201_rows
 from nas.cli import main
 from nas.errors import UserError
-from nas.search.front import parse_conditions
+from nas.runs.front import parse_conditions
 from search_spaces.base import ModelConfig
 from search_spaces.cost import CostModel, additive_costs, build_stats
 from strategies.objectives import (
@@ -30,6 +30,7 @@ from strategies.objectives import (
     pareto_mask,
     pareto_ranks,
 )
+from tests.tiny_cifar import tiny_arrays, write_parquet
 
 SMALL = ModelConfig(channels=4, cells_per_stage=1)  # quick to build; costs still differ between cells
 
@@ -377,12 +378,18 @@ def test_bad_conditions(text, message):
         (["--max-params", "10"], "no architecture among 5 drawn from nb201 at preset smoke meets the limits"),
     ],
 )
-def test_bad_goal_is_one_line_exit_2(tmp_path, capsys, args, message):
-    from nas.search import budget
+def test_bad_goal_is_one_line_exit_2(tmp_path_factory, capsys, args, message, monkeypatch):
+    from nas.searching import budget
 
+    # The limits are checked against the network trained on the run's data, so the data is read first.
+    data = write_parquet(tmp_path_factory.mktemp("data") / "tiny", tiny_arrays())
+    monkeypatch.setenv("NAS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    tmp_path = tmp_path_factory.mktemp("runs")
     with mock.patch.object(budget, "CHECK_DRAWS", 5):
         code, out, err = run_cli(
-            ["search", "--space", "nb201", "--preset", "smoke", "--results-dir", tmp_path, *args], capsys
+            ["search", "--space", "nb201", "--preset", "smoke", "--results-dir", tmp_path, "--data", data]
+            + list(args),
+            capsys,
         )
     lines = [line for line in (out + err).splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and message in lines[0], out + err

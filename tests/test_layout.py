@@ -110,3 +110,115 @@ def test_architecture_values_import_no_torch():
         "assert all(arch_from_json(to_json(a)) == a for a in KNOWN_CELLS.values())"
     )
     assert "search_spaces" in loaded and "torch" not in loaded, loaded
+# -- layers: lower packages never import higher ones --
+
+# The engine's packages from the bottom up. A module may import its own package and any lower layer, never a
+# higher one: training, pictures and export read runs through the records layer (nas.runs), not through the
+# orchestration (nas.searching), and the orchestration is driven only by the API and the commands above it.
+LAYERS = (
+    ("errors", "atomic", "arch_file", "_version"),  # plain helpers
+    ("runs",),  # the run folder, Trial records, the ranking rule, the Pareto front
+    ("train",),  # data, DataSpec, presets, the training loop, checkpoints, final training
+    ("scores",),  # training-free scores
+    ("export", "viz"),  # export folders; pictures
+    ("bench",),  # tabular benchmarks of the strategies
+    ("searching",),  # the search's orchestration (config, driver, Ray Tune glue)
+    ("api",),  # nas.search, nas.open_run, Run
+    ("commands", "cli", "__main__", ""),  # the CLI, and `nas` itself (the package's facade)
+)
+LEVEL = {name: level for level, names in enumerate(LAYERS) for name in names}
+
+
+def _part(module: str) -> str:
+    """nas.runs.folder -> runs; nas -> ''."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def test_every_engine_package_has_a_layer():
+    parts = {_part(m) for m in _modules() if m.split(".")[0] == "nas"}
+    assert parts <= set(LEVEL), f"packages without a layer in LAYERS: {sorted(parts - set(LEVEL))}"
+
+
+def test_no_package_imports_one_above_it():
+    modules = _modules()
+    upward = []
+    for name, path in modules.items():
+        if name.split(".")[0] != "nas":
+            continue
+        for target in _imports(ast.parse(path.read_text()), modules, name):
+            if target.split(".")[0] != "nas" or _part(target) == _part(name):
+                continue
+            if LEVEL[_part(target)] > LEVEL[_part(name)]:
+                upward.append(f"{name} -> {target}")
+    assert not upward, f"imports of a higher layer: {upward}"
+
+
+def test_spaces_and_strategies_import_no_engine():
+    modules = _modules()
+    found = [
+        f"{name} -> {target}"
+        for name, path in modules.items()
+        if name.split(".")[0] in ("search_spaces", "strategies")
+        for target in _imports(ast.parse(path.read_text()), modules, name)
+        if target.split(".")[0] == "nas"
+    ]
+    assert not found, found
+
+
+# -- the data's shape: resolved once, fitted by one function ------------------------------------------------
+
+# Where the size, the normalisation and the fitting of a preset are worked out; nowhere else may call these.
+DERIVERS = {
+    "stem_stride": {"nas.train.images", "nas.train.presets"},  # the size rule; fit_preset
+    "normalization": {"nas.train.images"},  # mean/std, in finish_dataset
+    "auto_image_size": {"nas.train.images", "nas.train.downloads"},  # the readers
+    "choose_size": {"nas.train.images", "nas.train.data"},  # the readers
+    "DataSpec": {"nas.train.images", "nas.train.data_spec"},  # finish_dataset; from_dict, cifar10_spec
+}
+
+
+def _calls(tree: ast.AST) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            names.add(func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", ""))
+    return names
+
+
+def test_size_and_normalisation_are_derived_in_one_place():
+    calls = {name: _calls(ast.parse(path.read_text())) for name, path in _modules().items()}
+    for function, allowed in DERIVERS.items():
+        callers = {name for name, called in calls.items() if function in called}
+        assert callers <= allowed, (
+            f"{function} is called outside {sorted(allowed)}: {sorted(callers - allowed)}"
+        )
+
+
+def test_one_function_fits_a_preset_to_the_data():
+    defined = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef) and node.name in ("fit_preset", "for_data", "fitted_to"):
+                defined.append(f"{name}.{node.name}")
+    assert defined == ["nas.train.presets.fit_preset"], defined
+
+
+def test_nas_search_is_a_function_with_the_settings_in_its_signature():
+    import dataclasses
+    import inspect
+
+    import nas
+    from nas.searching.config import SearchConfig
+
+    assert inspect.isfunction(nas.search) and "strategy" in (nas.search.__doc__ or "")
+    parameters = inspect.signature(nas.search).parameters
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters.values())
+    written_by_the_search = {"data_spec"}
+    settings = {f.name for f in dataclasses.fields(SearchConfig)} - written_by_the_search
+    assert settings <= set(parameters), (
+        f"settings missing from nas.search: {sorted(settings - set(parameters))}"
+    )
+    for setting in settings:  # the docstring lists every setting
+        assert f"\n    {setting} " in nas.search.__doc__, setting

@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
@@ -19,11 +20,13 @@ import nas as nas_api
 import search_spaces as S
 from nas import cli
 from nas.errors import UserError
-from nas.search.config import make_config
+from nas.searching.config import make_config
 from nas.train import data as D
+from nas.train import images
 from nas.train.checkpoint import load_checkpoint
+from nas.train.data_spec import RESIZE_POLICY, DataSpec, cifar10_spec
 from nas.train.final import transfer_weights
-from nas.train.presets import PRESETS
+from nas.train.presets import PRESETS, fit_preset
 from nas.train.trainer import TrainingFailed, check_fits
 from search_spaces import ModelConfig
 from tests import ray_env
@@ -64,7 +67,7 @@ def test_image_folder_with_mixed_sizes_grayscale_and_rgba_becomes_one_rgb_size(t
     # image 1 of every class was saved grayscale: R = G = B after conversion
     gray = data.train_images[0]  # blue_rings_001: saved grayscale (image 000 is a test image)
     assert np.array_equal(gray[..., 0], gray[..., 1]) and np.array_equal(gray[..., 1], gray[..., 2])
-    mean, std = D.normalization(data.train_images)
+    mean, std = images.normalization(data.train_images)
     assert data.mean == mean and data.std == std and data.mean != D.CIFAR10_MEAN
 
 
@@ -147,13 +150,13 @@ def test_torchvision_names_fail_fast_offline(name, monkeypatch):
 
 def test_grayscale_arrays_become_three_channels_at_the_requested_size():
     gray = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
-    out = D._resize_all(gray, 28)
+    out = images.resize_all(gray, 28)
     assert (
         out.shape == (2, 28, 28, 3)
         and np.array_equal(out[..., 0], gray)
         and np.array_equal(out[..., 2], gray)
     )
-    assert D._resize_all(gray, 32).shape == (2, 32, 32, 3)
+    assert images.resize_all(gray, 32).shape == (2, 32, 32, 3)
 
 
 def test_transparency_is_laid_over_white():
@@ -246,7 +249,7 @@ def test_data_that_does_not_fit_says_what_would(monkeypatch):
 def test_networks_take_any_size_at_about_cifar_cost(space, size):
     sp = S.make_space(space)
     arch = sp.sample(np.random.default_rng(0))
-    preset = PRESETS["smoke"].for_data(num_classes=5, image_size=size)
+    preset = fit_preset(PRESETS["smoke"], spec(5, size))
     assert preset.model.stem_stride == D.stem_stride(size) and preset.model.num_classes == 5
     model = sp.build(arch, preset.model).eval()
     with torch.no_grad():
@@ -255,12 +258,17 @@ def test_networks_take_any_size_at_about_cifar_cost(space, size):
     assert preset.model.image_size / preset.model.stem_stride <= 32
 
 
+def spec(num_classes: int, size: int) -> DataSpec:
+    return replace(cifar10_spec(num_classes, size), mean=(0.5,) * 3)
+
+
 def test_augmentation_scales_with_the_size():
     base = PRESETS["final"]
-    assert base.for_data(10, 32) == base  # CIFAR-10: the preset itself
-    big = base.for_data(10, 64)
+    assert fit_preset(base, spec(10, 32)) == base  # CIFAR-10: the preset itself
+    assert fit_preset(base, None) == base
+    big = fit_preset(base, spec(10, 64))
     assert big.train.crop_padding == 8 and big.train.cutout == 32
-    assert base.for_data(10, 8).train.crop_padding == 1
+    assert fit_preset(base, spec(10, 8)).train.crop_padding == 1
 
 
 def test_transfer_keeps_every_fitting_tensor_and_renews_the_classifier():
@@ -288,7 +296,7 @@ def local_ray(tmp_path_factory):
 
 
 def test_own_images_search_final_export_predict(local_ray, tmp_path, monkeypatch, capsys):
-    from nas.search.driver import run_search
+    from nas.searching.driver import run_search
 
     monkeypatch.setenv("NAS_CACHE_DIR", os.environ["NAS_CACHE_DIR"])  # the workers' cache
     monkeypatch.setattr(D, "_MEMORY", {})
@@ -310,9 +318,10 @@ def test_own_images_search_final_export_predict(local_ray, tmp_path, monkeypatch
     rows = outcome.run.trials()
     assert outcome.finished and {r["status"] for r in rows} == {"completed"}, [r["error"] for r in rows]
     saved = json.loads(outcome.run.config_path.read_text())
-    assert saved["image_size"] is None and saved["dataset"]["image_size"] == 48
-    assert saved["dataset"]["class_names"] == list(CLASSES)
-    assert "median image size" in saved["dataset"]["image_size_reason"] and len(saved["dataset"]["mean"]) == 3
+    recorded = saved["data_spec"]
+    assert saved["image_size"] is None and recorded["image_size"] == 48
+    assert recorded["class_names"] == list(CLASSES) and recorded["resize"] == RESIZE_POLICY
+    assert "median image size" in recorded["image_size_reason"] and len(recorded["mean"]) == 3
 
     runs = tmp_path / "runs"
     assert (
@@ -321,7 +330,7 @@ def test_own_images_search_final_export_predict(local_ray, tmp_path, monkeypatch
     checkpoint = load_checkpoint(runs / "own" / "final.pt")
     assert checkpoint.model_config.image_size == 48 and checkpoint.model_config.stem_stride == 2
     assert checkpoint.model_config.num_classes == 3
-    assert checkpoint.preprocessing["class_names"] == list(CLASSES)
+    assert checkpoint.data_spec.class_names == tuple(CLASSES)
     exported = tmp_path / "exported"
     assert nas(monkeypatch, "export", "own", "--results-dir", runs, "-o", exported) == 0
     capsys.readouterr()

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 import search_spaces as S
 from nas.atomic import write_json
 from nas.cli import app, main
-from nas.search.run_folder import RunFolder, write_trials
+from nas.runs.folder import RunFolder, write_trials
 from nas.viz.cell_diagram import CellPlan, layered_layout, route_edges
 from nas.viz.run_pictures import refresh_run_pictures
 from search_spaces.known_cells import DARTS_V2, NASNET_A

@@ -1,4 +1,4 @@
-"""The ASHA replay of a resumed search (nas/search/tune_glue.py, EarlyStopping.prime) uses Ray Tune's private
+"""The ASHA replay of a resumed search (searching/tune_glue.py, EarlyStopping.prime) uses Ray Tune's private
 attributes. Ray is pinned in pyproject.toml to the release this was written against; these tests say exactly
 what broke when another Ray is installed."""
 
@@ -9,10 +9,10 @@ import ray
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.schedulers import async_hyperband as asha
 
-from nas.search.tune_glue import EarlyStopping, _EarlierTrial
+from nas.searching.tune_glue import EarlyStopping, _EarlierTrial
 
 FIX = (
-    f"Ray {ray.__version__} changed ASHA's private API that nas/search/tune_glue.py "
+    f"Ray {ray.__version__} changed ASHA's private API that nas/searching/tune_glue.py "
     "EarlyStopping.prime uses; it was written against ray 2.60.x (pyproject.toml pins it): "
     "adapt prime() to the new Ray, or install 2.60.x"
 )

@@ -25,7 +25,7 @@ from nas.scores import (
     order_by_combined_rank,
 )
 from nas.scores.scorer import Scorer, sample_distinct
-from nas.search.config import make_config
+from nas.searching.config import make_config
 from search_spaces import ModelConfig
 from search_spaces.nb201 import Nb201Arch
 
@@ -205,8 +205,8 @@ def test_unknown_aggregation_is_an_error_naming_the_choices():
 
 
 def test_the_default_combination_is_registered_and_known_to_the_run_records():
-    from nas.search import warm_start
-    from nas.search.run_folder import TRIALS_SCHEMA
+    from nas.searching import warm_start
+    from nas.runs.trial import TRIALS_SCHEMA
 
     assert set(DEFAULT_SCORES) <= set(SCORES) and DEFAULT_AGGREGATION in AGGREGATIONS
     assert warm_start.SCORE_NAMES == DEFAULT_SCORES
@@ -334,7 +334,7 @@ def test_nas_score_a_run_then_plot_scores_against_accuracy(tmp_path, monkeypatch
 
     from nas.atomic import write_json
     from nas.cli import app
-    from nas.search.run_folder import RunFolder, write_trials
+    from nas.runs.folder import RunFolder, write_trials
     from tests.tiny_cifar import tiny_arrays, write_parquet
 
     monkeypatch.setenv("NAS_CACHE_DIR", str(tmp_path / "cache"))

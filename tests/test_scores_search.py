@@ -18,8 +18,8 @@ import ray
 
 import search_spaces
 from nas.cli import app
+from nas.runs.folder import RunFolder
 from nas.score_names import DEFAULT_SCORES
-from nas.search.run_folder import RunFolder
 from tests.tiny_cifar import tiny_arrays, write_parquet
 
 

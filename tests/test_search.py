@@ -23,10 +23,10 @@ import ray
 from ray import cloudpickle
 
 from nas.cli import app
-from nas.errors import UserError
-from nas.search.config import make_config
-from nas.search.driver import run_search
-from nas.search.run_folder import RunFolder
+from nas.errors import SearchStopped, UserError
+from nas.runs.folder import RunFolder
+from nas.searching.config import make_config
+from nas.searching.driver import run_search
 from tests import fake_evaluators
 from tests.fake_evaluators import FakeEvaluator
 from tests.tiny_cifar import tiny_arrays, write_parquet
@@ -188,8 +188,8 @@ DRIVER = textwrap.dedent(
     import tests.fake_evaluators as fake
     cloudpickle.register_pickle_by_value(fake)
     ray_env.init_local_ray()
-    from nas.search.config import make_config
-    from nas.search.driver import run_search
+    from nas.searching.config import make_config
+    from nas.searching.driver import run_search
     evaluator = fake.FakeEvaluator(seconds_per_epoch={seconds}, log_path={log!r})
     if {resume!r}:
         run_search(resume={name!r}, results_dir={results!r}, evaluator=evaluator, quiet=True)
@@ -335,3 +335,61 @@ def test_toml_config_with_unknown_key(tmp_path):
     path.write_text('strategy = "random"\nbudget = 3\n')
     result = runner.invoke(app, ["search", "--config", str(path), "--results-dir", str(tmp_path / "r")])
     assert result.exit_code == 2 and "unknown keys budget" in result.output
+
+
+# -- results validated where they are recorded; an error of the search itself ends it ----------------------
+
+
+def test_invalid_results_are_failed_candidates_and_the_search_goes_on(local_ray, tmp_path):
+    evaluator = fake_evaluators.InvalidResults(
+        bad=((1, "val_accuracy", float("nan")), (2, "params", "many"), (3, "val_accuracy", 1.5)),
+        bad_report=(4,),
+    )
+    outcome = run_search(
+        config("invalid", space="nb201", trials=7, concurrency=2),
+        results_dir=tmp_path,
+        evaluator=evaluator,
+        quiet=True,
+    )
+    assert outcome.finished
+    rows = {r["proposal"]: r for r in outcome.run.trials()}
+    assert sorted(rows) == list(range(7))
+    assert [p for p, r in sorted(rows.items()) if r["status"] == "failed"] == [1, 2, 3, 4]
+    assert rows[1]["error"] == "invalid result: val_accuracy is nan"
+    assert rows[2]["error"] == "invalid result: params is 'many', not a non-negative number"
+    assert rows[3]["error"] == "invalid result: val_accuracy 1.5 is outside [0, 1]"
+    assert "ValueError: epoch 1 reported validation accuracy nan" in rows[4]["error"]
+    assert all(r["val_accuracy"] is None for r in map(rows.get, (1, 2, 3, 4)))
+    assert outcome.run.ranked()[0]["status"] == "completed"
+
+
+def test_an_error_in_the_search_loop_ends_the_search_and_resume_continues(local_ray, tmp_path):
+    def broken_listener(row):
+        if row["proposal"] == 1:
+            raise RuntimeError("listener broke")
+
+    with pytest.raises(SearchStopped, match=r"listener broke.*nas search --resume broken"):
+        run_search(
+            config("broken", space="nb201", trials=10, concurrency=2),
+            results_dir=tmp_path,
+            evaluator=FakeEvaluator(seconds_per_epoch=0.5),
+            quiet=True,
+            on_result=broken_listener,
+        )
+    run = RunFolder(tmp_path / "broken")
+    before = {r["proposal"] for r in run.trials()}
+    assert 1 in before and len(before) < 10  # it stopped, and did not train the rest of the budget
+    assert json.loads(run.strategy_state_path.read_text())["strategy"]
+    outcome = run_search(resume="broken", results_dir=tmp_path, evaluator=FakeEvaluator(), quiet=True)
+    assert outcome.finished
+    rows = outcome.run.trials()
+    assert sorted(r["proposal"] for r in rows) == list(range(10))  # nothing recorded twice
+    reference = run_search(
+        config("unbroken", space="nb201", trials=10, concurrency=2),
+        results_dir=tmp_path,
+        evaluator=FakeEvaluator(),
+        quiet=True,
+    )
+    assert {(r["proposal"], r["arch_hash"]) for r in rows} == {
+        (r["proposal"], r["arch_hash"]) for r in reference.run.trials()
+    }

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from search_spaces.base import Architecture, ModelConfig, SearchSpace
 
 BENCHMARK_MODELS = {"nb201": ModelConfig(channels=16, cells_per_stage=5)}  # Dong & Yang 2020, sec. 2.1
-SAMPLE_SEED_OFFSET = 0x5C0  # as nas.search.warm_start: the sample's RNG stream, apart from the strategy's
+SAMPLE_SEED_OFFSET = 0x5C0  # as nas.searching.warm_start: the sample's RNG stream, apart from the strategy's
 
 
 @dataclass(frozen=True)

@@ -80,12 +80,14 @@ def final(
         from nas.errors import UserError
 
         raise UserError("--pareto-pick chooses among a RUN's candidates; give a RUN and no --arch")
+    from nas.export.folder import load_init
+
     target = resolve_target(
         run,
         results_dir=results_dir,
         arch_file=arch,
         output=output,
-        init_from=init_from,
+        init=load_init(init_from) if init_from is not None else None,
         pareto_pick=pareto_pick,
         rank=rank,
     )

@@ -35,7 +35,7 @@ def show(
 ) -> None:
     """Draw the cells of an architecture, or of a run's best (or --rank K) candidate."""
     from nas.arch_file import read_arch_file
-    from nas.search.run_folder import open_run
+    from nas.runs.folder import open_run
     from nas.viz.cell_diagram import save_cell_diagram
     from nas.viz.run_pictures import candidate_arch, candidate_caption
 
@@ -80,7 +80,7 @@ def plot(
     ] = False,
 ) -> None:
     """Plot search progress: best accuracy so far vs candidates and vs time, and accuracy vs size."""
-    from nas.search.run_folder import DEFAULT_RESULTS_DIR, open_run
+    from nas.runs.folder import DEFAULT_RESULTS_DIR, open_run
     from nas.viz.progress_plot import plot_progress
 
     folders = [open_run(name, results_dir) for name in runs]

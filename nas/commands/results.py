@@ -13,7 +13,7 @@ from rich.table import Table
 
 from nas.commands.options import ResultsDir
 from nas.errors import UserError
-from nas.search.run_folder import open_run
+from nas.runs.folder import open_run
 
 COLUMNS = (
     "rank",
@@ -31,12 +31,12 @@ FORMATS = ("table", "csv", "json")
 
 def top_candidates(run_name: str, top: int, results_dir=None, *, pareto: bool = False) -> list[dict]:
     """The best `top` completed candidates by validation accuracy; with `pareto`, the non-dominated ones under
-    the run's objectives (nas/search/front.py), most accurate first."""
+    the run's objectives (nas/runs/front.py), most accurate first."""
     if top < 1:
         raise UserError(f"--top {top} must be at least 1")
     run = open_run(run_name, results_dir)
     if pareto:
-        from nas.search.front import pareto_front
+        from nas.runs.front import pareto_front
 
         chosen = pareto_front(run)[:top]
     else:
@@ -61,7 +61,7 @@ def show_results(
         writer.writerows(rows)
     else:
         if pareto:
-            from nas.search.front import run_objectives
+            from nas.runs.front import run_objectives
 
             objectives = ", ".join(run_objectives(open_run(run_name, results_dir)))
             title = f"{run_name}: Pareto front over {objectives}, {len(rows)} candidates"

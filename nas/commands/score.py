@@ -77,7 +77,7 @@ def score(
     """Score architectures without training them (the default scores and their combined rank); no GPU
     needed."""
     import search_spaces
-    from nas.search.run_folder import DEFAULT_RESULTS_DIR, open_run
+    from nas.runs.folder import DEFAULT_RESULTS_DIR, open_run
     from nas.train.presets import PRESETS
 
     if (target is None) == (sample is None):
@@ -172,7 +172,7 @@ def score(
 
 
 def _is_run(name: str, results_dir) -> bool:
-    from nas.search.run_folder import open_run
+    from nas.runs.folder import open_run
 
     try:
         return (open_run(name, results_dir).config_path).exists()

@@ -34,12 +34,14 @@ import torch
 from torch import nn
 
 import search_spaces
-from nas import __version__
+from nas._version import __version__
 from nas.arch_file import arch_from_data, read_arch_file
 from nas.errors import UserError
 from nas.export.codegen import generate_source, remap_state_dict
 from nas.train.checkpoint import load_checkpoint
-from nas.train.presets import PRESETS
+from nas.train.data_spec import DataSpec, cifar10_spec, recorded_spec
+from nas.train.final import InitSource
+from nas.train.presets import PRESETS, fit_preset
 from search_spaces import Architecture, ModelConfig, canonical_hash
 
 FORMATS = ("py", "torchscript", "onnx")
@@ -59,7 +61,7 @@ class ExportSource:
         default_factory=dict
     )  # run, rank, weights, test accuracy... for metadata.json
     warning: str | None = None  # something the user should hear about (untrained weights)
-    preprocessing: dict[str, Any] | None = None  # input size, mean/std, class names; None: CIFAR-10's
+    data_spec: DataSpec | None = None  # the input the weights were trained on; None: CIFAR-10's
 
     @classmethod
     def of_checkpoint(cls, checkpoint: Any, origin: dict[str, Any]) -> ExportSource:
@@ -71,19 +73,15 @@ class ExportSource:
             checkpoint.model_config,
             checkpoint.state_dict,
             origin,
-            preprocessing=checkpoint.preprocessing,
+            data_spec=checkpoint.data_spec,
         )
 
     def input_shape(self) -> tuple[int, int, int]:
         size = self.model_config.image_size
         return (3, size, size)
 
-    def resolved_preprocessing(self) -> dict[str, Any]:
-        from nas.export.preprocessing import default_preprocessing
-
-        return self.preprocessing or default_preprocessing(
-            self.model_config.num_classes, self.model_config.image_size
-        )
+    def resolved_spec(self) -> DataSpec:
+        return self.data_spec or cifar10_spec(self.model_config.num_classes, self.model_config.image_size)
 
 
 def _read_arch(arch_arg: str, space_options: dict[str, Any]) -> Architecture:
@@ -119,7 +117,7 @@ def resolve_source(
 ) -> ExportSource:
     """Choose the architecture (rank K of a run, an --arch file, or the --weights checkpoint's own) and its
     weights: --weights, else the run's final.pt when it holds this architecture, else fresh ones."""
-    from nas.search.run_folder import open_run
+    from nas.runs.folder import open_run
 
     if rank is not None and arch is not None:
         raise UserError("--rank and --arch both choose the architecture; pass only one")
@@ -135,19 +133,19 @@ def resolve_source(
     run = open_run(run_name, results_dir) if run_name is not None else None
     space_options: dict[str, Any] = {}
     origin: dict[str, Any] = {"run": str(run.path.resolve()) if run else None}
-    dataset: dict[str, Any] | None = None
+    spec: DataSpec | None = None
     chosen: Architecture | None = None
     if run is not None:
         config = run.config()
         space_options = dict(config.get("space_options") or {})
-        dataset = config.get("dataset")  # own data: fresh weights get its classes, size and preprocessing
+        spec = recorded_spec(config)  # own data: fresh weights get its classes, size and preprocessing
     if arch is not None:
         chosen = _read_arch(arch, space_options)
         origin["arch_file"] = arch
     elif run is not None:
         k = 1 if rank is None else rank
         if pareto_pick is not None:
-            from nas.search.front import pick
+            from nas.runs.front import pick
 
             row = pick(run, pareto_pick, k)
         else:
@@ -182,11 +180,7 @@ def resolve_source(
 
     where = f"run {run.name} has no final.pt for it" if run is not None else "no --weights given"
     origin.update(weights=None, test_accuracy=None)
-    preset = PRESETS["final"]
-    preprocessing = None
-    if dataset:
-        preset = preset.for_data(int(dataset["num_classes"]), int(dataset["image_size"]))
-        preprocessing = {k: dataset[k] for k in ("image_size", "mean", "std", "class_names")}
+    preset = fit_preset(PRESETS["final"], spec)
     return ExportSource(
         chosen,
         space_options,
@@ -195,7 +189,7 @@ def resolve_source(
         origin,
         warning=f"exporting untrained, freshly initialised weights ({where}); train it with `nas final` "
         "or pass --weights CHECKPOINT",
-        preprocessing=preprocessing,
+        data_spec=spec,
     )
 
 
@@ -357,7 +351,7 @@ def export(
     model = engine_model(source)
     arch_hash = canonical_hash(source.arch)
     weights = remap_state_dict(source.arch, model.state_dict())
-    preprocessing = source.resolved_preprocessing()
+    preprocessing = source.resolved_spec().to_dict()
     code = generate_source(source.arch, source.model_config, _header(source, arch_hash), preprocessing)
     example = torch.randn(batch_size, *source.input_shape(), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -471,7 +465,28 @@ def read_export(path: str | os.PathLike) -> ExportSource:
         config,
         state_dict,
         {"weights": str(path.resolve())},
-        preprocessing=meta.get("preprocessing"),
+        data_spec=DataSpec.of(meta.get("preprocessing")),
+    )
+
+
+def load_init(path: str | os.PathLike) -> InitSource:
+    """The weights of a checkpoint file (final.pt) or of an export folder (weights.pt, arch.json,
+    metadata.json)."""
+    path = Path(path)
+    if path.is_dir():
+        source = read_export(path)
+        return InitSource(
+            source.arch, source.space_options, source.model_config, dict(source.state_dict), str(path)
+        )
+    if not path.exists():
+        raise UserError(f"--init-from {path}: no such checkpoint file or export folder")
+    checkpoint = load_checkpoint(path)
+    return InitSource(
+        checkpoint.arch,
+        checkpoint.space_options,
+        checkpoint.model_config,
+        dict(checkpoint.state_dict),
+        str(path),
     )
 
 

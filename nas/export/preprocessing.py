@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from nas.train.data import CIFAR10_MEAN, CIFAR10_STD, CLASS_NAMES
+from nas.train.data_spec import cifar10_spec
 
 _CLASSIFIER = '''
 class Classifier(nn.Module):
@@ -83,18 +83,13 @@ class Classifier(nn.Module):
 
 
 def default_preprocessing(num_classes: int, image_size: int = 32) -> dict[str, Any]:
-    """For weights saved before checkpoints carried their preprocessing: CIFAR-10's."""
-    names = list(CLASS_NAMES) if num_classes == len(CLASS_NAMES) else [str(i) for i in range(num_classes)]
-    return {
-        "image_size": image_size,
-        "mean": list(CIFAR10_MEAN),
-        "std": list(CIFAR10_STD),
-        "class_names": names,
-    }
+    """For weights saved before checkpoints carried their DataSpec: CIFAR-10's."""
+    return cifar10_spec(num_classes, image_size).to_dict()
 
 
 def classifier_source(preprocessing: dict[str, Any]) -> str:
-    """The `Classifier` base class for the generated model.py, with these values written in."""
+    """The `Classifier` base class for the generated model.py, with these values (a DataSpec.to_dict())
+    written in."""
 
     def numbers(values) -> str:
         return "(" + ", ".join(f"{float(v):.6g}" for v in values) + ")"

@@ -36,14 +36,22 @@ DEFAULT_BATCH = 64  # images per batch: Mellor et al. score NB201 cells on 128; 
 
 
 def score_batch(
-    data: str | os.PathLike | None, *, seed: int = 0, size: int = DEFAULT_BATCH, val_size: int = 5000
+    data: str | os.PathLike | None,
+    *,
+    seed: int = 0,
+    size: int = DEFAULT_BATCH,
+    val_size: int = 5000,
+    image_size: int | None = None,
+    test_fraction: float = 0.2,
 ) -> np.ndarray:
-    """`size` training images (uint8, N x 32 x 32 x 3; all of them if there are fewer) drawn with `seed` from
+    """`size` training images (uint8, N x S x S x 3; all of them if there are fewer) drawn with `seed` from
     the training part of the run's split (the validation images a search ranks candidates by are never used),
-    in index order."""
+    in index order. `image_size`: a run's, from its DataSpec (None: the data's own size rule)."""
     from nas.train.data import load_splits
 
-    splits = load_splits(data, seed=seed, val_size=val_size)
+    splits = load_splits(
+        data, seed=seed, val_size=val_size, image_size=image_size, test_fraction=test_fraction
+    )
     n = len(splits.train_labels)
     picked = np.sort(np.random.default_rng(seed).choice(n, size=min(size, n), replace=False))
     return np.ascontiguousarray(splits.train_images[picked])

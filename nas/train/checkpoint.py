@@ -1,6 +1,6 @@
 """A checkpoint carries what rebuilds its model: the architecture, the space's options, the model config and
-the weights, plus what the model expects of its input (size, normalisation, class names) and free-form
-metadata (accuracy, run, versions)."""
+the weights, plus what the model expects of its input (its DataSpec: size, normalisation, class names) and
+free-form metadata (accuracy, run, versions)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from torch import nn
 import search_spaces
 from nas.atomic import atomic_path
 from nas.errors import UserError
+from nas.train.data_spec import DataSpec
 from search_spaces import Architecture, ModelConfig, SearchSpace
 
 
@@ -26,7 +27,7 @@ class Checkpoint:
     model_config: ModelConfig
     state_dict: dict[str, torch.Tensor]
     metadata: dict[str, Any] = field(default_factory=dict)
-    preprocessing: dict[str, Any] | None = None  # image_size, mean, std, class_names; None: CIFAR-10's
+    data_spec: DataSpec | None = None  # the input it was trained on; None: CIFAR-10's (old checkpoints)
 
     @property
     def space(self) -> SearchSpace:
@@ -47,7 +48,8 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> None:
         "model_config": dataclasses.asdict(checkpoint.model_config),
         "state_dict": {k: v.detach().cpu() for k, v in checkpoint.state_dict.items()},
         "metadata": checkpoint.metadata,
-        "preprocessing": checkpoint.preprocessing,
+        # The key of checkpoints from before the DataSpec, which load as one (DataSpec.from_dict).
+        "preprocessing": None if checkpoint.data_spec is None else checkpoint.data_spec.to_dict(),
     }
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
@@ -67,7 +69,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
             model_config=ModelConfig(**payload["model_config"]),
             state_dict=payload["state_dict"],
             metadata=payload.get("metadata", {}),
-            preprocessing=payload.get("preprocessing"),
+            data_spec=DataSpec.of(payload.get("preprocessing")),
         )
     except UserError:
         raise

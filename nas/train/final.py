@@ -1,7 +1,8 @@
 """Final training: the chosen architecture trained on the whole training set, then scored once on the test
 set (plain and with flip test-time augmentation). The test set is read nowhere else.
 
-With `init_from` (a checkpoint or an export folder) the network starts from trained weights instead: transfer
+With `init` (an InitSource: nas.export.folder.load_init reads one from a checkpoint or an export folder) the
+network starts from trained weights instead: transfer
 learning onto new data. Every tensor whose name and shape still fit is kept; the classifier is new when the
 class count differs (and so is the stem's convolution when a new image size needs another kernel).
 """
@@ -23,12 +24,13 @@ from nas.arch_file import arch_from_data, read_arch_json
 from nas.atomic import write_json
 from nas.errors import UserError
 from nas.provenance import command_line, versions
-from nas.search.candidate import CandidateStatus
-from nas.search.run_folder import DEFAULT_RESULTS_DIR, RunFolder, open_run
-from nas.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from nas.runs.folder import DEFAULT_RESULTS_DIR, RunFolder, open_run
+from nas.runs.trial import CandidateStatus
+from nas.train.checkpoint import Checkpoint, save_checkpoint
 from nas.train.data import load_splits, stratified_sample
+from nas.train.data_spec import DataSpec, recorded_spec
 from nas.train.device import resolve_device
-from nas.train.presets import PRESETS, Preset
+from nas.train.presets import PRESETS, Preset, fit_preset
 from nas.train.trainer import evaluate, train_candidate
 from search_spaces import Architecture, ModelConfig, canonical_hash
 
@@ -57,29 +59,6 @@ class InitSource:
     path: str
 
 
-def load_init(path: str | os.PathLike) -> InitSource:
-    """The weights of a checkpoint file (final.pt) or of an export folder (weights.pt, arch.json,
-    metadata.json)."""
-    path = Path(path)
-    if path.is_dir():
-        from nas.export.folder import read_export
-
-        source = read_export(path)
-        return InitSource(
-            source.arch, source.space_options, source.model_config, dict(source.state_dict), str(path)
-        )
-    if not path.exists():
-        raise UserError(f"--init-from {path}: no such checkpoint file or export folder")
-    checkpoint = load_checkpoint(path)
-    return InitSource(
-        checkpoint.arch,
-        checkpoint.space_options,
-        checkpoint.model_config,
-        dict(checkpoint.state_dict),
-        str(path),
-    )
-
-
 def transfer_weights(model: torch.nn.Module, state_dict: dict[str, torch.Tensor]) -> tuple[int, list[str]]:
     """Copy into `model` every tensor of `state_dict` whose name and shape fit; (kept, names left fresh)."""
     own = model.state_dict()
@@ -96,13 +75,12 @@ def resolve_target(
     output: str | os.PathLike | None = None,
     pareto_pick: str | None = None,
     rank: int = 1,
-    init_from: str | os.PathLike | None = None,
+    init: InitSource | None = None,
 ) -> FinalTarget:
     """The run's best candidate by validation accuracy, the architecture in `arch_file`, or (with only
     `init_from`) the architecture of those weights. The space's options come from the run's config.json when
     there is a run, else the space's defaults. Fine-tuning writes to `output`, default
     `results/finetune-<arch_hash>`, never over a run's own final.pt."""
-    init = load_init(init_from) if init_from is not None else None
     if run is None and arch_file is None and init is None:
         raise UserError("name a run (nas final RUN) or an architecture file (nas final --arch FILE.json)")
     folder = open_run(run, results_dir) if run is not None else None
@@ -111,6 +89,9 @@ def resolve_target(
         config = folder.config()
         space_name, space_options = config.get("space"), dict(config.get("space_options") or {})
         data = {k: config[k] for k in ("data", "image_size", "test_fraction") if config.get(k) is not None}
+        spec = recorded_spec(config)
+        if spec is not None:  # the size the run's data resolved to, whatever decided it
+            data["image_size"] = spec.image_size
     if init is not None and run is None and arch_file is None:
         arch = init.arch
         space_options = init.space_options
@@ -124,7 +105,7 @@ def resolve_target(
         arch = arch_from_data(text, str(arch_file), space_options)
     else:
         if pareto_pick is not None:
-            from nas.search.front import pick
+            from nas.runs.front import pick
 
             row = pick(folder, pareto_pick, rank)
         else:
@@ -177,7 +158,7 @@ def run_final(
         image_size=image_size,
         test_fraction=test_fraction,
     )
-    preset = _fit_preset(preset, data, target.init)
+    preset = _fit_preset(preset, data.data_spec, target.init)
     test_x, test_y = data.test_images, data.test_labels
     if preset.train.test_subset is not None and preset.train.test_subset < len(test_y):
         keep = stratified_sample(test_y, preset.train.test_subset, np.random.default_rng(seed))
@@ -237,12 +218,9 @@ def run_final(
         "preset": preset.to_dict(),
         "data": data.source,
         "dataset": {
-            "source": data.source,
-            "image_size_reason": data.image_size_reason,
-            "num_classes": data.num_classes,
+            **data.data_spec.to_dict(),
             "train_images": len(data.train_labels),
             "test_images": len(data.test_labels),
-            **data.preprocessing(),
         },
         "transfer": transfer,
         "versions": versions(),
@@ -262,17 +240,18 @@ def run_final(
                 for k in ("test_accuracy", "test_accuracy_tta", "seed", "device", "torch_version")
             }
             | {"preset": preset.name},
-            preprocessing=data.preprocessing(),
+            data_spec=data.data_spec,
         ),
     )
     write_json(folder.final_record_path, record)
     return record
 
 
-def _fit_preset(preset: Preset, data, init: InitSource | None) -> Preset:
-    """The preset fitted to the data; when fine-tuning, the network the weights come from (channels, cells,
-    stem width, norm), with the preset's training regularisers (drop-path, dropout, auxiliary head)."""
-    fitted = preset.for_data(data.num_classes, data.image_size)
+def _fit_preset(preset: Preset, spec: DataSpec, init: InitSource | None) -> Preset:
+    """The preset fitted to the data; when fine-tuning, at the size of the network the weights come from
+    (channels, cells, stem width, norm), with the preset's training regularisers (drop-path, dropout,
+    auxiliary head)."""
+    fitted = fit_preset(preset, spec)
     if init is None:
         return fitted
     model = replace(
@@ -298,7 +277,6 @@ def resolve_preset(preset: str | Preset) -> Preset:
 __all__ = [
     "FinalTarget",
     "InitSource",
-    "load_init",
     "resolve_preset",
     "resolve_target",
     "run_final",

@@ -31,6 +31,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from nas.train.data_spec import DataSpec
 from search_spaces import ModelConfig
 
 
@@ -96,25 +97,6 @@ class Preset:
     def from_dict(cls, data: dict[str, Any]) -> Preset:
         return cls(data["name"], ModelConfig(**data["model"]), TrainConfig(**data["train"]))
 
-    def for_data(self, num_classes: int, image_size: int) -> Preset:
-        """This preset fitted to a dataset: the classifier's class count, the input size with the stem stride
-        that keeps compute per candidate near CIFAR's, and crop padding and cutout scaled from their 32-pixel
-        values. At CIFAR-10's 10 classes and 32 pixels it is the preset itself."""
-        from nas.train.data import stem_stride
-
-        def scaled(pixels_at_32: int) -> int:
-            return round(pixels_at_32 * image_size / 32)
-
-        model = dataclasses.replace(
-            self.model, num_classes=num_classes, image_size=image_size, stem_stride=stem_stride(image_size)
-        )
-        train = dataclasses.replace(
-            self.train,
-            crop_padding=scaled(self.train.crop_padding),
-            cutout=scaled(self.train.cutout),
-        )
-        return dataclasses.replace(self, model=model, train=train)
-
 
 PRESETS: dict[str, Preset] = {
     "smoke": Preset(
@@ -155,10 +137,27 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def fitted_to(name: str, dataset: dict[str, Any] | None) -> Preset:
-    """The preset `name` fitted to a run's recorded dataset (its classes and image size, `Preset.for_data`);
-    the preset itself when no dataset is recorded (CIFAR-10)."""
-    preset = PRESETS[name]
-    if dataset:
-        preset = preset.for_data(int(dataset["num_classes"]), int(dataset["image_size"]))
-    return preset
+def fit_preset(preset: Preset, spec: DataSpec | None) -> Preset:
+    """`preset` fitted to the data a model takes (the one place this is done): the classifier's class count,
+    the input size with the stem stride that keeps compute per candidate near CIFAR's, and crop padding and
+    cutout scaled from their 32-pixel values. At CIFAR-10's 10 classes and 32 pixels (and for `spec=None`,
+    CIFAR-10) it is the preset itself."""
+    if spec is None:
+        return preset
+    from nas.train.images import stem_stride
+
+    def scaled(pixels_at_32: int) -> int:
+        return round(pixels_at_32 * spec.image_size / 32)
+
+    model = dataclasses.replace(
+        preset.model,
+        num_classes=spec.num_classes,
+        image_size=spec.image_size,
+        stem_stride=stem_stride(spec.image_size),
+    )
+    train = dataclasses.replace(
+        preset.train,
+        crop_padding=scaled(preset.train.crop_padding),
+        cutout=scaled(preset.train.cutout),
+    )
+    return dataclasses.replace(preset, model=model, train=train)

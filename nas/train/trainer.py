@@ -310,7 +310,7 @@ def _check_data(data: Splits, preset: Preset) -> None:
     if data.train_images.ndim == 4 and data.image_size != preset.model.image_size:
         raise TrainingFailed(
             f"the images are {data.image_size} pixels but the model was configured for "
-            f"{preset.model.image_size}; fit the preset to the data (Preset.for_data)"
+            f"{preset.model.image_size}; fit the preset to the data (nas.train.presets.fit_preset)"
         )
 
 

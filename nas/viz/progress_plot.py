@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from nas.errors import UserError
-from nas.search.candidate import METRIC, CandidateStatus
-from nas.search.run_folder import RunFolder, is_ranked, rank_key
+from nas.runs.folder import RunFolder
+from nas.runs.trial import METRIC, CandidateStatus, is_ranked, rank_key
 from nas.viz.figures import plt, save_figure
 
 

@@ -1,5 +1,5 @@
 """The pictures a run folder keeps up to date: RUN/progress.png and RUN/best_cell.png, redrawn together by the
-search (nas/search/driver.py) when it ends, and the caption and architecture of a run's candidate that
+search (nas/searching/driver.py) when it ends, and the caption and architecture of a run's candidate that
 `nas show RUN` draws too."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.arch_file import arch_from_data
-from nas.search.run_folder import RunFolder
+from nas.runs.folder import RunFolder
 from nas.viz.cell_diagram import save_cell_diagram
 from nas.viz.progress_plot import plot_progress
 from search_spaces import Architecture

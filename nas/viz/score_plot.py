@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import UserError
+from nas.runs.folder import RunFolder
 from nas.score_names import DEFAULT_SCORES
-from nas.search.run_folder import RunFolder
 
 SCORE_COLUMNS = (*((f"score_{n}", n) for n in DEFAULT_SCORES), ("combined_rank", "combined rank"))
 

@@ -15,8 +15,8 @@ import numpy as np
 
 import search_spaces
 from nas.atomic import write_json
-from nas.search.candidate import CandidateStatus
-from nas.search.run_folder import RunFolder, write_trials
+from nas.runs.folder import RunFolder, write_trials
+from nas.runs.trial import CandidateStatus
 from nas.viz.cell_diagram import save_cell_diagram
 from nas.viz.progress_plot import plot_progress
 from search_spaces.known_cells import DARTS_V2

@@ -4,6 +4,7 @@ early stopping (on the driver). Imported only when a search starts, so the CLI s
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,8 +17,9 @@ from ray.tune.search import Searcher
 import search_spaces
 import strategies
 from nas.errors import one_line
-from nas.search.candidate import METRIC, CandidateRequest, CandidateStatus, Evaluator
-from nas.train.presets import PRESETS
+from nas.runs.trial import METRIC, CandidateStatus
+from nas.searching.candidate import REPORTED, CandidateRequest, Evaluator
+from nas.searching.config import run_preset
 
 
 def _error_text(error: BaseException) -> str:
@@ -28,7 +30,7 @@ def _error_text(error: BaseException) -> str:
 def candidate_trainable(config: dict[str, Any], evaluator: Evaluator, data=None, inbox=None) -> None:
     """Tune function trainable: one report per epoch, then one final report with the candidate's metrics.
 
-    `data` (nas.search.cluster.ShippedData) brings the run's images from Ray's object store. What the
+    `data` (nas.searching.cluster.ShippedData) brings the run's images from Ray's object store. What the
     candidate produces goes back to the driver through Ray: metrics in `tune.report`, trained weights (when
     the evaluator returns them as "weights" bytes) to the driver's `inbox` actor. A worker writes no file the
     run needs."""
@@ -37,6 +39,10 @@ def candidate_trainable(config: dict[str, Any], evaluator: Evaluator, data=None,
         request = dataclasses.replace(request, dataset=data.get())
 
     def report(epoch: int, accuracy: float) -> None:
+        if isinstance(accuracy, bool) or not isinstance(accuracy, (int, float)) or not 0 <= accuracy <= 1:
+            raise ValueError(
+                f"epoch {epoch} reported validation accuracy {accuracy!r}, not a number in [0, 1]"
+            )
         tune.report({METRIC: float(accuracy), "epoch": int(epoch), "final": False})
 
     try:
@@ -53,9 +59,11 @@ def candidate_trainable(config: dict[str, Any], evaluator: Evaluator, data=None,
         ray.get(inbox.put.remote(request.proposal, weights))  # before the report that makes it a result
         result["has_weights"] = True
     accuracy = result.get(METRIC) if status == CandidateStatus.COMPLETED else None
-    # Tune wants the metric in every report; "has_accuracy" tells a real 0.0 from a failure's placeholder.
+    usable = isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool) and math.isfinite(accuracy)
+    # Tune wants a number as the metric of every report (ASHA compares it); the evaluator's own value goes
+    # along unchanged as REPORTED, and the driver checks it where it is recorded (runs/trial.py).
     tune.report(
-        {**result, METRIC: float(accuracy or 0.0), "has_accuracy": accuracy is not None, "final": True}
+        {**result, REPORTED: result.get(METRIC), METRIC: float(accuracy) if usable else 0.0, "final": True}
     )
 
 
@@ -126,6 +134,18 @@ class StrategySearcher(Searcher):
         self.relaunch = list(strategy.pending())  # in flight when the last attempt ended: trained again
         self.curves: dict[str, list[float]] = {}  # per-epoch accuracies, for candidates ASHA stops
         self.exhausted: str | None = None
+        self.failure: BaseException | None = None  # an error of the search itself: it ends the search
+
+    def _guarded(self, step: Callable[[], Any], default: Any = None) -> Any:
+        """Run one of Tune's callbacks; an exception (a bug, a failing on_result listener, a full disk) is
+        kept for the driver and ends the search through `StopOnFailure`, where Tune would log it and wait."""
+        if self.failure is not None:
+            return default
+        try:
+            return step()
+        except Exception as e:
+            self.failure = e
+            return default
 
     def __getstate__(self) -> dict[str, Any]:
         # Tune pickles the searcher into tuner.pkl for its own restore, which this engine does not use
@@ -141,6 +161,9 @@ class StrategySearcher(Searcher):
         return self.deadline is not None and time.monotonic() >= self.deadline
 
     def suggest(self, trial_id: str):
+        return self._guarded(lambda: self._suggest(trial_id), Searcher.FINISHED)
+
+    def _suggest(self, trial_id: str):
         if len(self.in_flight) >= self.concurrency:
             return None
         if self.relaunch:
@@ -161,10 +184,16 @@ class StrategySearcher(Searcher):
         return {"request": {k: v for k, v in self.request(proposal).__dict__.items() if k != "dataset"}}
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
+        self._guarded(lambda: self._on_epoch(trial_id, result))
+
+    def _on_epoch(self, trial_id: str, result: dict) -> None:
         if not result.get("final") and "epoch" in result:
             self.curves.setdefault(trial_id, []).append(float(result[METRIC]))
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        self._guarded(lambda: self._complete(trial_id, result, error))
+
+    def _complete(self, trial_id: str, result: dict | None, error: bool) -> None:
         proposal = self.in_flight.pop(trial_id, None)
         curve = self.curves.pop(trial_id, [])
         self.on_running(len(self.in_flight))
@@ -188,6 +217,19 @@ class StrategySearcher(Searcher):
         pass
 
 
+class StopOnFailure(tune.Stopper):
+    """Ends the whole experiment within one controller step once the searcher has failed."""
+
+    def __init__(self, searcher: StrategySearcher) -> None:
+        self.searcher = searcher
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        return self.searcher.failure is not None
+
+    def stop_all(self) -> bool:
+        return self.searcher.failure is not None
+
+
 def make_trainable(evaluator: Evaluator, cpus: float, gpus: float, data=None, inbox=None):
     return tune.with_resources(
         tune.with_parameters(candidate_trainable, evaluator=evaluator, data=data, inbox=inbox),
@@ -201,12 +243,12 @@ def candidate_request(proposal, config) -> CandidateRequest:
         arch_json=search_spaces.to_json(proposal.arch),
         space=config.space,
         space_options=config.space_options,
-        preset=PRESETS[config.preset].to_dict(),
+        preset=run_preset(config).to_dict(),  # fitted to the data once, here
         data=config.data,
         seed=config.seed * 1_000_003
         + proposal.id,  # distinct per candidate, the same when it is trained again
         split_seed=config.seed,
         val_size=config.val_size,
-        image_size=config.image_size,
+        data_spec=config.data_spec,
         test_fraction=config.test_fraction,
     )

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.errors import UserError, one_line
-from nas.search.config import SearchConfig
+from nas.searching.config import SearchConfig
 
 CONNECT_TIMEOUT_S = 5.0  # TCP probe of --address before ray.init, which would retry for minutes
 GCS_PORT, CLIENT_PORT = (

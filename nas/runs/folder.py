@@ -2,16 +2,23 @@
 
 results/RUN/
   config.json          the resolved run config (what `nas search --resume RUN` continues) and its provenance
-  strategy_state.json  the strategy's state_dict after the last result, time spent, attempts (RunState)
-  trials.parquet       one row per candidate (TRIALS_SCHEMA), rewritten atomically as results arrive
+  strategy_state.json  the strategy's state_dict at the last snapshot, time spent, attempts (RunState)
+  trials.parquet       one row per candidate (TRIALS_SCHEMA, nas/runs/trial.py), as of the last compaction
+  trials.log.jsonl     the candidates recorded since: one JSON line each, appended as results arrive
   best.pt              the best candidate so far with the weights it was trained to during the search
   final.json, final.pt the final training's record and checkpoint (`nas final RUN`)
   progress.png, best_cell.png  pictures refreshed at the end of a search
   search.log           Ray's and Tune's own log lines (start-up notices, warnings), kept off the screen
   ray/attempt-N/       Tune's experiment folder of each attempt (written by the driver only)
 
+Recording a result costs the same whatever the run holds: it is one line appended to trials.log.jsonl.
+`compact` folds the log into trials.parquet (new-then-renamed, then the log is emptied) when a search
+snapshots its state and when it ends; `trials()` reads both, so a reader never misses a result. A kill
+while appending leaves a torn last line, which readers skip; a kill between the two steps of a compaction
+leaves rows in both files, which readers count once.
+
 A new run is checked (`check_new_run`: not there yet, writable) before anything is written and created
-(`create_run`) only when every other check has passed; `load_run` reads an existing one back for a resume.
+(`create_run`) only when every other check has passed.
 """
 
 from __future__ import annotations
@@ -27,52 +34,14 @@ import pyarrow.parquet as pq
 
 from nas.atomic import atomic_path
 from nas.errors import UserError
-from nas.score_names import DEFAULT_SCORES
-from nas.search.candidate import METRIC, CandidateStatus
+from nas.runs.trial import TRIALS_SCHEMA, is_ranked, rank_key
 
 if TYPE_CHECKING:
-    from nas.search.config import SearchConfig
+    from nas.runs.trial import Trial
 
 DEFAULT_RESULTS_DIR = Path("results")
 STATE_FORMAT = "nas-search-state/1"
 PROVENANCE_KEY = "provenance"  # config.json: versions and command line of the attempt that wrote it
-
-TRIALS_SCHEMA = pa.schema(
-    [
-        ("trial_id", pa.string()),
-        ("proposal", pa.int64()),  # the strategy's proposal number: the order candidates were asked for
-        ("arch", pa.string()),  # search_spaces.to_json
-        ("arch_hash", pa.string()),  # search_spaces.canonical_hash
-        ("strategy", pa.string()),
-        ("space", pa.string()),
-        ("val_curve", pa.list_(pa.float64())),  # validation accuracy after each epoch, in [0, 1]
-        ("val_accuracy", pa.float64()),  # the last entry of val_curve; null when failed
-        ("params", pa.int64()),
-        ("flops", pa.int64()),
-        ("wall_s", pa.float64()),  # training wall time of this candidate, seconds
-        ("images_per_s", pa.float64()),  # training throughput of this candidate
-        ("status", pa.string()),  # a CandidateStatus: completed | failed | stopped (early-stopped)
-        ("error", pa.string()),  # one line; null unless failed
-        ("finished_at", pa.float64()),  # unix time the result arrived; orders the run's progress
-        (
-            "latency_ms",
-            pa.float64(),
-        ),  # batch-1 latency when the run's goal measured it (nas/search/budget.py)
-        # Training-free scores at initialisation (nas.scores); null when the run did not score, or the
-        # candidate could not be scored. Runs written before these columns existed read back without them.
-        *((f"score_{name}", pa.float64()) for name in DEFAULT_SCORES),
-    ]
-)
-
-
-def is_ranked(trial: dict[str, Any]) -> bool:
-    """Whether a trials row takes part in the run's ranking: completed, with a validation accuracy."""
-    return trial["status"] == CandidateStatus.COMPLETED and trial.get(METRIC) is not None
-
-
-def rank_key(trial: dict[str, Any]) -> tuple[float, int]:
-    """The ranking rule of a run: best validation accuracy first; ties go to the earlier proposal."""
-    return (-trial[METRIC], trial.get("proposal") or 0)
 
 
 def write_trials(path: str | os.PathLike, rows: list[dict[str, Any]]) -> None:
@@ -81,6 +50,26 @@ def write_trials(path: str | os.PathLike, rows: list[dict[str, Any]]) -> None:
     )
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
+
+
+def _read_log(path: Path) -> list[dict[str, Any]]:
+    """The rows of a trials log; a torn last line (a kill while appending) is skipped."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    lines = text.split("\n")
+    rows = []
+    for n, line in enumerate(lines):
+        if not line:
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if n == len(lines) - 1:  # the last line, never finished: its result was not recorded
+                continue
+            raise UserError(f"{path} line {n + 1} is corrupt; remove that line to open the run") from None
+    return rows
 
 
 def read_trials(path: str | os.PathLike) -> list[dict[str, Any]]:
@@ -147,10 +136,32 @@ class RunFolder:
         saved.pop(PROVENANCE_KEY, None)
         return saved
 
+    @property
+    def trials_log_path(self) -> Path:
+        return self.path / "trials.log.jsonl"
+
     def trials(self) -> list[dict[str, Any]]:
-        if not self.trials_path.exists():
-            return []
-        return read_trials(self.trials_path)
+        """Every recorded candidate, in the order results arrived, as TRIALS_SCHEMA rows (dicts)."""
+        rows = read_trials(self.trials_path) if self.trials_path.exists() else []
+        logged = _read_log(self.trials_log_path)
+        if logged:
+            compacted = {row["trial_id"] for row in rows}
+            rows += [row for row in logged if row["trial_id"] not in compacted]
+        return rows
+
+    def append_trial(self, trial: Trial) -> None:
+        """Record one candidate: a line appended to the log (flushed, not fsynced: the compaction fsyncs)."""
+        with open(self.trials_log_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(trial.to_row(), separators=(",", ":")) + "\n")
+
+    def compact(self, rows: list[dict[str, Any]] | None = None) -> None:
+        """Fold the log into trials.parquet; `rows`: every row of the run when the caller holds them."""
+        if rows is None:
+            rows = self.trials()
+        if not rows and not self.trials_log_path.exists():
+            return
+        write_trials(self.trials_path, rows)
+        self.trials_log_path.unlink(missing_ok=True)
 
     def ranked(self) -> list[dict[str, Any]]:
         """Completed candidates, best first by `rank_key`."""
@@ -249,18 +260,3 @@ def create_run(name: str, results_dir: str | os.PathLike | None) -> RunFolder:
             f"cannot write the run folder {run.path} ({e.strerror}); pass a writable --results-dir"
         ) from None
     return run
-
-
-def load_run(
-    name: str | os.PathLike, results_dir: str | os.PathLike | None
-) -> tuple[RunFolder, SearchConfig, RunState, list[dict[str, Any]]]:
-    """An existing run's folder, validated config, saved state and recorded trials; reads only."""
-    from nas.search.config import make_config
-
-    run = RunFolder(open_run(name, results_dir).path.absolute())
-    saved = run.config()
-    try:
-        config = make_config({k: v for k, v in saved.items() if k != "format"})
-    except UserError as e:
-        raise UserError(f"run {run.name} has an invalid config.json: {e}") from None
-    return run, config, RunState.read(run.strategy_state_path), run.trials()

@@ -6,11 +6,14 @@ from __future__ import annotations
 import dataclasses
 import re
 import tomllib
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nas.errors import UserError
+from nas.train.data_spec import DataSpec
 
 SCHEDULERS = ("none", "asha")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -36,7 +39,7 @@ class SearchConfig:
     seed: int = 0
     dedupe: bool = True  # answer already-evaluated architectures from a cache
     address: str | None = None  # Ray cluster address; None: start a local Ray
-    # Goal beyond accuracy (nas/search/budget.py, strategies/objectives.py). Costs are the trained network's
+    # Goal beyond accuracy (searching/budget.py, strategies/objectives.py). Costs are the trained network's
     # (the preset's model size), computed without training; kept on resume like every other setting.
     objectives: list[str] = field(default_factory=lambda: ["val_accuracy"])  # then params/flops/latency_ms
     max_params: int | None = None  # no candidate with more trainable parameters is proposed
@@ -45,24 +48,26 @@ class SearchConfig:
     cost_targets: dict[str, float] = field(
         default_factory=dict
     )  # REINFORCE's MnasNet targets; filled at start
-    # Training-free scores (nas.scores, nas.search.warm_start): cells scored on one batch at initialisation,
+    # Training-free scores (nas.scores, searching/warm_start.py): cells scored on one batch at initialisation,
     # about a second each on a CPU for NB201, before any candidate trains; the best by the default combination
     # of scores (nas.score_names, docs/scores.md) are proposed first. 0: off, today's search exactly.
     warm_start: int = 0
     record_scores: bool = False  # score every candidate too (trials.parquet columns); implied by warm_start
     # -- the data (own datasets) --
     # pixels (square); None: 32 for the CIFAR family, else the median image size (at most 64), which the
-    # search records in `dataset` (a resumed run resolves it again from the same files, to the same size)
+    # search records in `data_spec` (a resumed run reads its data again at the recorded size)
     image_size: int | None = None
     test_fraction: float = 0.2  # share of each class kept for testing when --data is one folder per class
-    # what --data resolved to (size and why, classes, mean/std, counts); written by the search, not a setting
-    dataset: dict[str, Any] | None = None
+    # what the data resolved to where it was read (size and why, classes, mean/std, resize policy); written by
+    # the search, not a setting
+    data_spec: DataSpec | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
 FIELDS = {f.name for f in dataclasses.fields(SearchConfig)}
+_RENAMED = {"dataset": "data_spec"}  # config.json keys of runs written before the DataSpec
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
@@ -81,19 +86,57 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+_KINDS = {str: (str,), int: (int,), float: (int, float), bool: (bool,), dict: (dict,), list: (list, tuple)}
+_KIND_NAMES = {
+    str: "a string",
+    int: "a whole number",
+    float: "a number",
+    bool: "True or False",
+    dict: "a dict",
+    list: "a list",
+}
+
+
+def check_types(values: dict[str, Any]) -> None:
+    """Each setting's value against SearchConfig's annotation, as a one-line UserError that names it."""
+    hints = typing.get_type_hints(SearchConfig)
+    for name, value in values.items():
+        hint = hints[name]
+        union = isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union
+        kinds = [typing.get_origin(k) or k for k in (typing.get_args(hint) if union else (hint,))]
+        if value is None:
+            if type(None) not in kinds:
+                raise UserError(f"{name}: needs a value, not None")
+            continue
+        allowed = [k for k in kinds if k in _KINDS]
+        ok = any(isinstance(value, _KINDS[k]) for k in allowed)
+        if isinstance(value, bool) and bool not in allowed:
+            ok = False  # True is an int to Python, never a count or a size here
+        if allowed and not ok:
+            wanted = " or ".join(_KIND_NAMES[k] for k in allowed)
+            raise UserError(f"{name}: {value!r} ({type(value).__name__}) must be {wanted}")
+
+
 def make_config(values: dict[str, Any]) -> SearchConfig:
     """Build and validate; every problem is a one-line UserError that names the setting."""
     import search_spaces
     import strategies
     from nas.train.presets import PRESETS
 
+    values = {_RENAMED.get(k, k): v for k, v in values.items()}
     unknown = sorted(set(values) - FIELDS)
     if unknown:
         raise UserError(f"unknown settings {', '.join(unknown)}")
-    from nas.search import budget
+    if values.get("data_spec") is not None:
+        try:
+            values = {**values, "data_spec": DataSpec.of(values["data_spec"])}
+        except (KeyError, TypeError, ValueError) as e:
+            raise UserError(f"data_spec: {values['data_spec']!r} is not a data spec ({e})") from None
+    from nas.searching import budget
 
     if "objectives" in values:
         values = {**values, "objectives": budget.parse_objectives(values["objectives"])}
+    check_types(values)
     try:
         config = SearchConfig(**values)
     except TypeError as e:
@@ -199,33 +242,9 @@ def check_resume_settings(settings: dict[str, Any]) -> dict[str, Any]:
     return given
 
 
-def with_dataset(config: SearchConfig) -> SearchConfig:
-    """Read the data once (a missing or bad dataset is one clear error before anything is written; the decoded
-    cache this leaves makes every worker's load quick) and record what it resolved to: a summary of the
-    dataset (image size and why, classes, normalisation, counts) that config.json keeps."""
-    from nas.train.data import load_dataset, load_splits
+def run_preset(config: SearchConfig):
+    """The run's preset fitted to its data (nas.train.presets.fit_preset): what each candidate is trained
+    and costed as. The preset itself before the data is read, or for CIFAR-10."""
+    from nas.train.presets import PRESETS, fit_preset
 
-    dataset = load_dataset(config.data, image_size=config.image_size, test_fraction=config.test_fraction)
-    load_splits(
-        config.data,
-        seed=config.seed,
-        val_size=config.val_size,
-        image_size=config.image_size,
-        test_fraction=config.test_fraction,
-    )
-    return dataclasses.replace(config, dataset=dataset.summary())
-
-
-def fitted_preset(config: SearchConfig):
-    """The run's preset fitted to its data (classes, image size: `Preset.for_data`) once the search has
-    recorded the dataset; the preset itself before that, or for CIFAR-10."""
-    from nas.train.presets import fitted_to
-
-    return fitted_to(config.preset, config.dataset)
-
-
-def preprocessing(config: SearchConfig) -> dict[str, Any] | None:
-    """What a model of this run expects of its input (for checkpoints), from the recorded dataset."""
-    if not config.dataset:
-        return None
-    return {k: config.dataset[k] for k in ("image_size", "mean", "std", "class_names")}
+    return fit_preset(PRESETS[config.preset], config.data_spec)

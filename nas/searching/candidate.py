@@ -3,22 +3,16 @@ function that trains the candidate and reports each epoch."""
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-METRIC = "val_accuracy"  # what candidates are ranked by, in [0, 1]
+from nas.runs.trial import METRIC
 
+REPORTED = "reported_" + METRIC  # the evaluator's validation accuracy as returned, before any check
 
-class CandidateStatus(enum.StrEnum):
-    """How a candidate's training ended; the `status` column of trials.parquet holds these values. A StrEnum,
-    so a member equals its plain string ("completed") and is written to Parquet and JSON as that string."""
-
-    COMPLETED = "completed"  # trained for its whole budget; ranked
-    FAILED = "failed"  # raised, diverged or lost its worker; the error column says why
-    STOPPED = "stopped"  # stopped early (by the scheduler or a time limit), with a partial val_curve
-
+if TYPE_CHECKING:
+    from nas.train.data_spec import DataSpec
 
 EpochReport = Callable[[int, float], None]  # (epoch counted from 1, validation accuracy in [0, 1])
 
@@ -29,12 +23,12 @@ class CandidateRequest:
     arch_json: str
     space: str
     space_options: dict[str, Any] = field(default_factory=dict)
-    preset: dict[str, Any] = field(default_factory=dict)  # nas.train.presets.Preset.to_dict()
+    preset: dict[str, Any] = field(default_factory=dict)  # Preset.to_dict(), already fitted to the data
     data: str | None = None
     seed: int = 0  # this candidate's training seed
     split_seed: int = 0  # the run's seed: every candidate is validated on the same held-out images
     val_size: int | None = None
-    image_size: int | None = None  # own data: the run's image size (None: automatic)
+    data_spec: DataSpec | None = None  # what the run's data resolved to; None: CIFAR-10 (no data read)
     test_fraction: float = 0.2  # own data: share of each class tested when --data is one folder per class
     # The run's training/validation images (nas.train.data.Splits), filled in on the worker from Ray's object
     # store; None: read `data` from this machine's disk.

@@ -108,8 +108,9 @@ class GoalPlan:
         return out
 
 
-def plan(config, *, run_path: Path | None = None) -> GoalPlan:
+def plan(config, model, *, run_path: Path | None = None) -> GoalPlan:
     """Check that the limits admit an architecture and resolve the reward targets, before a run is written.
+    `model`: the ModelConfig each candidate is trained as (the run's preset fitted to its data);
     `run_path`: a resumed run's folder, whose costs.json is read first."""
     goal = goal_of(config)
     if goal is None:
@@ -123,9 +124,7 @@ def plan(config, *, run_path: Path | None = None) -> GoalPlan:
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    from nas.train.presets import fitted_to  # not nas.search.config, which imports this module
-
-    costs = CostModel(space, fitted_to(config.preset, config.dataset).model, latency_device=device)
+    costs = CostModel(space, model, latency_device=device)
     saved = Path(run_path) / COSTS_FILE if run_path is not None else None
     if saved is not None and saved.is_file():
         try:

@@ -17,8 +17,8 @@ from typing import Any
 
 import search_spaces
 from nas.score_names import DEFAULT_SCORES as SCORE_NAMES
-from nas.search.config import SearchConfig
-from nas.search.run_folder import RunFolder
+from nas.runs.folder import RunFolder
+from nas.searching.config import SearchConfig
 from search_spaces.base import Architecture, SearchSpace
 
 COLUMNS = tuple(f"score_{name}" for name in SCORE_NAMES)
@@ -37,10 +37,17 @@ class RunScores:
         if self._scorer is None:
             from nas.scores.scorer import Scorer, score_batch
 
-            images = score_batch(self.config.data, seed=self.config.seed, val_size=self.config.val_size)
-            from nas.search.config import fitted_preset
+            spec = self.config.data_spec
+            images = score_batch(
+                self.config.data,
+                seed=self.config.seed,
+                val_size=self.config.val_size,
+                image_size=None if spec is None else spec.image_size,
+                test_fraction=self.config.test_fraction,
+            )
+            from nas.searching.config import run_preset
 
-            self._scorer = Scorer(self.space, fitted_preset(self.config).model, images, seed=self.config.seed)
+            self._scorer = Scorer(self.space, run_preset(self.config).model, images, seed=self.config.seed)
         return self._scorer
 
     def warm_start(self) -> list[Architecture]:

@@ -6,7 +6,7 @@ import io
 from typing import Any
 
 import search_spaces
-from nas.search.candidate import CandidateRequest, EpochReport
+from nas.searching.candidate import CandidateRequest, EpochReport
 from nas.train.presets import Preset
 
 
@@ -29,10 +29,9 @@ def evaluate_candidate(request: CandidateRequest, report: EpochReport) -> dict[s
             val_size=request.val_size,
             train_subset=preset.train.train_subset,
             val_subset=preset.train.val_subset,
-            image_size=request.image_size,
+            image_size=None if request.data_spec is None else request.data_spec.image_size,
             test_fraction=request.test_fraction,
         )
-    preset = preset.for_data(splits.num_classes, splits.image_size)  # own data: classes, size, augmentation
     result = train_candidate(
         lambda: space.build(arch, preset.model), preset, splits, seed=request.seed, on_epoch=report
     )

@@ -1,7 +1,7 @@
 """`nas search`: a strategy proposes, Ray Tune trains candidates in parallel, the run folder keeps every result.
 
 `run_search` goes through named steps: `plan_run` (config or saved run, no writes), `read_data` (the dataset,
-read once on this machine), `nas.search.cluster.connect` and `resolve_resources` (Ray reachable, resources
+read once on this machine), `nas.searching.cluster.connect` and `resolve_resources` (Ray reachable, resources
 enough), then `write_run_folder` (the first write), `start_strategy`, `make_tuner`, and `finish`. Every step that
 can refuse a run comes before the first write, so a refused run leaves nothing behind.
 
@@ -15,7 +15,6 @@ experiment that first re-launches the candidates that were in flight.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import sys
 import time
@@ -26,20 +25,12 @@ from typing import Any
 import search_spaces
 import strategies
 from nas import atomic
-from nas.search import cluster
-from nas.search.candidate import METRIC, Evaluator
-from nas.search.config import SearchConfig, make_config
-from nas.search.run_folder import (
-    PROVENANCE_KEY,
-    RunFolder,
-    RunState,
-    check_new_run,
-    create_run,
-    is_ranked,
-    load_run,
-    rank_key,
-    write_trials,
-)
+from nas.errors import SearchStopped, UserError, one_line
+from nas.runs.folder import PROVENANCE_KEY, RunFolder, RunState, check_new_run, create_run, open_run
+from nas.runs.trial import METRIC, CandidateStatus, Trial, is_ranked, rank_key, result_fields
+from nas.searching import cluster
+from nas.searching.candidate import REPORTED, Evaluator
+from nas.searching.config import SearchConfig, make_config
 from nas.train.presets import PRESETS
 
 # -- the driver side: bookkeeping of one run --
@@ -90,71 +81,94 @@ class SearchCounts:
 
 
 class Recorder:
-    """Keeps trials.parquet and strategy_state.json in step with the strategy, atomically."""
+    """Keeps the run's records in step with the strategy. Each result is one line appended to the trials log
+    (constant cost, whatever the run holds); the strategy's state and trials.parquet are snapshotted when the
+    results since the last snapshot reach a quarter of the run's (so the total cost of snapshots stays
+    proportional to the results: a constant per result) or a minute has passed, and when the search ends. A
+    resume replays the results recorded after the last snapshot (`replay`)."""
+
+    SNAPSHOT_FRACTION = 0.25
+    SNAPSHOT_MIN = 16  # results between snapshots at the least
+    SNAPSHOT_INTERVAL_S = 60.0  # and at most this long between snapshots, so trials.parquet stays fresh
 
     def __init__(self, run: RunFolder, strategy, state: RunState, rows: list[dict[str, Any]]):
         self.run, self.strategy, self.state, self.rows = run, strategy, state, rows
+        self.since_snapshot = 0
+        self.snapshot_at = time.monotonic()
 
-    def add(self, row: dict[str, Any]) -> None:
+    def add(self, trial: Trial) -> dict[str, Any]:
+        """Record a result, before the strategy hears of it: a kill in between leaves a recorded result the
+        next resume tells the strategy, never a told result without its record."""
+        self.run.append_trial(trial)
+        row = trial.to_row()
         self.rows.append(row)
-        self.save()
+        self.since_snapshot += 1
+        return row
 
-    def save(self, elapsed_s: float | None = None) -> None:
-        # trials first: a kill between the two files leaves a row the strategy has not heard of, which the next
-        # resume tells it (see reconcile), never a told result without its row.
-        write_trials(self.run.trials_path, self.rows)
+    def maybe_save(self) -> None:
+        due = max(self.SNAPSHOT_MIN, self.SNAPSHOT_FRACTION * len(self.rows))
+        if self.since_snapshot >= due or time.monotonic() - self.snapshot_at >= self.SNAPSHOT_INTERVAL_S:
+            self.save()
+
+    def save(self, elapsed_s: float | None = None, *, strategy_state: dict[str, Any] | None = None) -> None:
+        """Snapshot: trials.parquet first, then the strategy's state (or `strategy_state`, the last one known
+        to be consistent with the records, when the strategy may be half-way through a result)."""
+        self.run.compact(self.rows)
         if elapsed_s is not None:
             self.state.elapsed_s = elapsed_s
-        self.state.strategy = self.strategy.state_dict()
-        atomic.write_json(self.run.strategy_state_path, self.state.to_dict())
+        self.state.strategy = self.strategy.state_dict() if strategy_state is None else strategy_state
+        atomic.write_json(self.run.strategy_state_path, self.state.to_dict(), indent=None)
+        self.since_snapshot, self.snapshot_at = 0, time.monotonic()
 
 
-def base_row(proposal, config: SearchConfig) -> dict[str, Any]:
-    return {
-        "trial_id": f"t{proposal.id:05d}",
-        "proposal": proposal.id,
-        "arch": search_spaces.to_json(proposal.arch),
-        "arch_hash": search_spaces.canonical_hash(proposal.arch),
-        "strategy": config.strategy,
-        "space": config.space,
-        "finished_at": time.time(),
-    }
+def base_trial(proposal, config: SearchConfig, **fields: Any) -> Trial:
+    return Trial(
+        trial_id=f"t{proposal.id:05d}",
+        proposal=proposal.id,
+        arch=search_spaces.to_json(proposal.arch),
+        arch_hash=search_spaces.canonical_hash(proposal.arch),
+        strategy=config.strategy,
+        space=config.space,
+        finished_at=time.time(),
+        **fields,
+    )
 
 
-def result_fields(result: dict[str, Any]) -> dict[str, Any]:
-    status = result.get("status", "failed")
-    fields = {
-        "status": status if status in ("completed", "failed") else "failed",
-        "val_curve": [float(a) for a in result.get("val_curve") or []],
-        "val_accuracy": float(result[METRIC])
-        if status == "completed" and result.get("has_accuracy")
-        else None,
-        "error": result.get("error") if status != "completed" else None,
-    }
-    for name, kind in (("params", int), ("flops", int), ("wall_s", float), ("images_per_s", float)):
-        value = result.get(name)
-        fields[name] = (
-            kind(value)
-            if value is not None and not (isinstance(value, float) and math.isnan(value))
-            else None
-        )
-    if fields["status"] == "completed" and fields["val_accuracy"] is None:
-        fields.update(status="failed", error="the candidate reported no validation accuracy")
-    return fields
+def tell(strategy, row: dict[str, Any]) -> None:
+    """Tell the strategy a recorded result: its accuracy when it has one (a completed or early-stopped
+    candidate), else a failure with its reason."""
+    if row["status"] != CandidateStatus.FAILED and row[METRIC] is not None:
+        strategy.tell(row["proposal"], row[METRIC])
+    else:
+        strategy.tell_failure(row["proposal"], row["error"] or "no validation accuracy")
 
 
-def reconcile(strategy, rows: list[dict[str, Any]]) -> None:
-    """Tell the strategy results that reached trials.parquet but not its saved state (a kill between the two
-    writes), so no finished candidate is trained again."""
+def replay(strategy, rows: list[dict[str, Any]]) -> None:
+    """Bring a strategy restored from its last snapshot up to every recorded result, so no finished candidate
+    is trained again. Results of its pending proposals are told; proposals made after the snapshot are asked
+    again and told their recorded results: the strategy is deterministic (strategies/base.py: proposal k
+    depends only on its seed and the results of earlier proposals), so the same numbers and architectures
+    come back. Pending proposals without a record were in flight, and are trained again."""
     by_proposal = {row["proposal"]: row for row in rows}
-    for proposal in strategy.pending():
+    last = max(by_proposal, default=-1)
+    while True:
+        for proposal in strategy.pending():
+            if proposal.id in by_proposal:
+                tell(strategy, by_proposal[proposal.id])
+        if strategy.num_proposed > last:
+            return
+        try:
+            proposal = strategy.ask()
+        except strategies.SpaceExhaustedError:
+            return
+        if proposal is None:
+            return  # waiting on a candidate that was in flight: the searcher asks on once it is back
         row = by_proposal.get(proposal.id)
-        if row is None:
-            continue
-        if row["status"] == "failed":
-            strategy.tell_failure(proposal.id, row["error"] or "failed")
-        else:
-            strategy.tell(proposal.id, row[METRIC])
+        if row is not None and row["arch_hash"] != search_spaces.canonical_hash(proposal.arch):
+            raise UserError(
+                f"{proposal.id} replayed as {search_spaces.canonical_hash(proposal.arch)} but was recorded as "
+                f"{row['arch_hash']}: the strategy's state does not match trials; the run cannot be resumed"
+            )
 
 
 # -- the steps of a search --
@@ -169,7 +183,20 @@ class Plan:
     state: RunState
     rows: list[dict[str, Any]]
     resumed: bool
-    goal: Any = None  # nas.search.budget.GoalPlan: limits checked, reward targets resolved, the costs
+    goal: Any = None  # nas.searching.budget.GoalPlan: limits checked, reward targets resolved, the costs
+
+
+def load_run(
+    name: str | os.PathLike, results_dir: str | os.PathLike | None
+) -> tuple[RunFolder, SearchConfig, RunState, list[dict[str, Any]]]:
+    """An existing run's folder, validated config, saved state and recorded trials; reads only."""
+    run = RunFolder(open_run(name, results_dir).path.absolute())
+    saved = run.config()
+    try:
+        config = make_config({k: v for k, v in saved.items() if k != "format"})
+    except UserError as e:
+        raise UserError(f"run {run.name} has an invalid config.json: {e}") from None
+    return run, config, RunState.read(run.strategy_state_path), run.trials()
 
 
 def plan_run(
@@ -190,19 +217,31 @@ def plan_run(
 
 def read_data(config: SearchConfig):
     """The training and validation images every candidate of the run uses, read once here on the machine that
-    starts the search (a missing or corrupt dataset is one clear error before anything is written)."""
+    starts the search (a missing or corrupt dataset is one clear error before anything is written), and the
+    config with what the data resolved to (`data_spec`). A resumed run reads its data at the recorded size
+    and keeps the recorded spec."""
     from nas.train.data import load_splits
 
     train = PRESETS[config.preset].train
-    return load_splits(
+    saved = config.data_spec
+    splits = load_splits(
         config.data,
         seed=config.seed,
         val_size=config.val_size,
         train_subset=train.train_subset,
         val_subset=train.val_subset,
-        image_size=config.image_size,
+        image_size=config.image_size if saved is None else saved.image_size,
         test_fraction=config.test_fraction,
     )
+    if saved is None:
+        return splits, replace(config, data_spec=splits.spec)
+    if (saved.image_size, saved.class_names) != (splits.image_size, splits.class_names):
+        raise UserError(
+            f"run {config.name}'s data changed since it started: it recorded {saved.num_classes} classes at "
+            f"{saved.image_size} px, {config.data or 'cifar10'} now has {splits.num_classes} at "
+            f"{splits.image_size} px; restore the data or start a new run"
+        )
+    return replace(splits, spec=saved), config
 
 
 def write_run_folder(plan: Plan, results_dir: str | os.PathLike | None) -> RunFolder:
@@ -232,7 +271,7 @@ def start_strategy(
     )
     if state.strategy:
         strategy.load_state_dict(state.strategy)
-    reconcile(strategy, rows)
+    replay(strategy, rows)
     return strategy
 
 
@@ -251,8 +290,14 @@ def make_tuner(run: RunFolder, config: SearchConfig, attempt: int, searcher, sch
 
     # A custom searcher gets one pending trial at a time unless this is raised (Tune reads it at fit()).
     os.environ["TUNE_MAX_PENDING_TRIALS_PG"] = str(config.concurrency)
-    # The new output engine prints even at verbose=0; ours is nas.search.live_display.
+    # The new output engine prints even at verbose=0; ours is nas.searching.live_display.
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+    # The run folder is the record: Tune's own per-candidate JSON, CSV and TensorBoard logs would cost an
+    # fsync and a few files per candidate (a tenth of the engine's time per candidate, measured).
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
+    # Tune's own experiment state (for its restore, which this engine does not use) lists every candidate:
+    # saved at the start and the end, and at most hourly, not the default ~5% of the time.
+    os.environ["TUNE_GLOBAL_CHECKPOINT_S"] = "3600"
     return tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
@@ -273,17 +318,19 @@ def make_tuner(run: RunFolder, config: SearchConfig, attempt: int, searcher, sch
     )
 
 
-def result_row(proposal, config: SearchConfig, result: dict[str, Any] | None, status: str | None) -> dict:
-    """One trials row from what Tune handed back: a final report, an early stop or a lost worker."""
-    row = {**base_row(proposal, config), "error": None}
-    if status == "stopped":
+def result_trial(proposal, config: SearchConfig, result: dict[str, Any] | None, status: str | None) -> Trial:
+    """One candidate's record from what Tune handed back: a final report (checked: an invalid result is a
+    failed candidate with the reason), an early stop or a lost worker."""
+    if status == CandidateStatus.STOPPED:
         curve = [float(a) for a in result["val_curve"]]
-        row.update(status="stopped", val_curve=curve, val_accuracy=curve[-1] if curve else None)
-    elif status == "failed":
-        row.update(status="failed", error="the worker running this candidate died (see Ray's logs)")
-    else:
-        row.update(result_fields(result))
-    return row
+        return base_trial(
+            proposal, config, status=status, val_curve=curve, val_accuracy=curve[-1] if curve else None
+        )
+    if status == CandidateStatus.FAILED:
+        return base_trial(
+            proposal, config, status=status, error="the worker running this candidate died (see Ray's logs)"
+        )
+    return base_trial(proposal, config, **result_fields({**result, METRIC: result.get(REPORTED)}))
 
 
 @dataclass
@@ -310,23 +357,20 @@ def run_search(
     `config.data` is set. `on_start(run)` is called once the run folder exists, `on_result(row)` after every
     recorded candidate."""
     plan = plan_run(config, resume, results_dir, overrides)
-    from nas.search import budget
+    splits = None
+    if evaluator is None or plan.config.data is not None:
+        splits, plan.config = read_data(plan.config)  # config.json records its size, classes, mean/std
+    from nas.searching import budget
+    from nas.searching.config import run_preset
 
-    # Limits that admit no architecture are refused here, before anything is written.
-    plan.goal = budget.plan(plan.config, run_path=plan.run.path if plan.resumed else None)
-    plan.config, cost_targets = plan.goal.config, plan.config.cost_targets
-    splits = read_data(plan.config) if evaluator is None or plan.config.data is not None else None
-    if splits is not None:
-        from nas.search.config import fitted_preset, with_dataset
-
-        plan.config = with_dataset(plan.config)  # own data: config.json records its size, classes, mean/std
-        if plan.goal.costs is not None and plan.goal.costs.config != fitted_preset(plan.config).model:
-            # Own data changes the network (classes, image size): the limits apply to the one trained.
-            resumed_at = plan.run.path if plan.resumed else None
-            plan.goal = budget.plan(replace(plan.config, cost_targets=cost_targets), run_path=resumed_at)
-            plan.config = plan.goal.config
+    # Limits that admit no architecture are refused here, before anything is written; the costs are those
+    # of the network each candidate is trained as (fitted to the data).
+    plan.goal = budget.plan(
+        plan.config, run_preset(plan.config).model, run_path=plan.run.path if plan.resumed else None
+    )
+    plan.config = plan.goal.config
     if evaluator is None:
-        from nas.search.train_trial import evaluate_candidate as evaluator
+        from nas.searching.train_trial import evaluate_candidate as evaluator
 
     c = plan.config
     ray = f"connecting to the Ray cluster at {c.address}" if c.address else "starting a local Ray"
@@ -355,9 +399,9 @@ def run_search(
 
 def search(run: RunFolder, plan: Plan, evaluator, shipped, *, quiet: bool, on_result) -> SearchOutcome:
     """The search itself, once the run folder exists: Tune trains what the strategy proposes."""
-    from nas.search import tune_glue
-    from nas.search.live_display import LiveDisplay
-    from nas.search.warm_start import run_scores
+    from nas.searching import tune_glue
+    from nas.searching.live_display import LiveDisplay
+    from nas.searching.warm_start import run_scores
 
     config, state, rows = plan.config, plan.state, plan.rows
     space = search_spaces.make_space(config.space, **config.space_options)
@@ -382,16 +426,13 @@ def search(run: RunFolder, plan: Plan, evaluator, shipped, *, quiet: bool, on_re
     inbox = cluster.make_inbox()
 
     def record(proposal, result, status) -> None:
-        row = result_row(proposal, config, result, status)
-        row.update(plan.goal.row_costs(proposal.arch, row))
+        trial = result_trial(proposal, config, result, status)
+        extra = plan.goal.row_costs(proposal.arch, trial.to_row())
         if scores is not None:
-            row.update(scores.columns(proposal.arch))
-        usable = row["status"] != "failed" and row["val_accuracy"] is not None
-        if usable:
-            strategy.tell(proposal.id, row[METRIC])
-        else:
-            strategy.tell_failure(proposal.id, row["error"] or "no validation accuracy")
-        recorder.add(row)
+            extra.update(scores.columns(proposal.arch))
+        row = recorder.add(replace(trial, **extra) if extra else trial)
+        tell(strategy, row)
+        recorder.maybe_save()
         weights = cluster.take_weights(inbox, proposal.id) if result and result.get("has_weights") else None
         if weights and progress.outranks_best(row):
             keep_best_weights(run, config, row, weights)
@@ -422,7 +463,16 @@ def search(run: RunFolder, plan: Plan, evaluator, shipped, *, quiet: bool, on_re
             tuner.fit()
     finally:
         cluster.close_inbox(inbox)
-    recorder.save(elapsed_s=state.elapsed_s + time.monotonic() - attempt_started)
+    elapsed_s = state.elapsed_s + time.monotonic() - attempt_started
+    if searcher.failure is not None:
+        # The strategy may be half-way through the result that failed: keep its last snapshot, which the
+        # recorded results bring up to date on resume.
+        recorder.save(elapsed_s, strategy_state=state.strategy)
+        raise SearchStopped(
+            f"the search stopped on an error ({one_line(searcher.failure)[:300]}); its results so far are "
+            f"saved: continue with `nas search --resume {run.name}`"
+        ) from searcher.failure
+    recorder.save(elapsed_s=elapsed_s)
     return finish(run, progress, finished=not strategy.pending() and searcher.budget_spent())
 
 
@@ -432,7 +482,7 @@ def keep_best_weights(run: RunFolder, config: SearchConfig, row: dict[str, Any],
 
     import torch
 
-    from nas.search.config import fitted_preset, preprocessing
+    from nas.searching.config import run_preset
     from nas.train.checkpoint import Checkpoint, save_checkpoint
 
     save_checkpoint(
@@ -440,7 +490,7 @@ def keep_best_weights(run: RunFolder, config: SearchConfig, row: dict[str, Any],
         Checkpoint(
             arch=search_spaces.arch_from_json(row["arch"], **config.space_options),
             space_options=config.space_options,
-            model_config=fitted_preset(config).model,  # own data: its classes and image size
+            model_config=run_preset(config).model,  # fitted to the data: its classes and image size
             state_dict=torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True),
             metadata={
                 "run": run.name,
@@ -448,7 +498,7 @@ def keep_best_weights(run: RunFolder, config: SearchConfig, row: dict[str, Any],
                 METRIC: row[METRIC],
                 "preset": config.preset,
             },
-            preprocessing=preprocessing(config),
+            data_spec=config.data_spec,
         ),
     )
 
