@@ -15,7 +15,7 @@ LIBRARIES = ("torch", "torchvision", "ray")
 def versions() -> dict[str, str | None]:
     """Engine, Python, torch, torchvision and Ray versions (None for a library that is not installed). The
     modules' own `__version__`, not the package metadata: only the former names torch's build (`+cu130`)."""
-    from nas import __version__
+    from nas._version import __version__
 
     found: dict[str, str | None] = {"nas": __version__, "python": platform.python_version()}
     for name in LIBRARIES:

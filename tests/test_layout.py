@@ -110,13 +110,15 @@ def test_architecture_values_import_no_torch():
         "assert all(arch_from_json(to_json(a)) == a for a in KNOWN_CELLS.values())"
     )
     assert "search_spaces" in loaded and "torch" not in loaded, loaded
+
+
 # -- layers: lower packages never import higher ones --
 
 # The engine's packages from the bottom up. A module may import its own package and any lower layer, never a
 # higher one: training, pictures and export read runs through the records layer (nas.runs), not through the
 # orchestration (nas.searching), and the orchestration is driven only by the API and the commands above it.
 LAYERS = (
-    ("errors", "atomic", "arch_file", "_version"),  # plain helpers
+    ("errors", "atomic", "arch_file", "_version", "provenance", "score_names"),  # plain helpers
     ("runs",),  # the run folder, Trial records, the ranking rule, the Pareto front
     ("train",),  # data, DataSpec, presets, the training loop, checkpoints, final training
     ("scores",),  # training-free scores

@@ -205,8 +205,8 @@ def test_unknown_aggregation_is_an_error_naming_the_choices():
 
 
 def test_the_default_combination_is_registered_and_known_to_the_run_records():
-    from nas.searching import warm_start
     from nas.runs.trial import TRIALS_SCHEMA
+    from nas.searching import warm_start
 
     assert set(DEFAULT_SCORES) <= set(SCORES) and DEFAULT_AGGREGATION in AGGREGATIONS
     assert warm_start.SCORE_NAMES == DEFAULT_SCORES

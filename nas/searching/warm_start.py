@@ -16,8 +16,8 @@ import time
 from typing import Any
 
 import search_spaces
-from nas.score_names import DEFAULT_SCORES as SCORE_NAMES
 from nas.runs.folder import RunFolder
+from nas.score_names import DEFAULT_SCORES as SCORE_NAMES
 from nas.searching.config import SearchConfig
 from search_spaces.base import Architecture, SearchSpace
 
