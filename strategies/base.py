@@ -101,6 +101,7 @@ class Strategy:
 
     name: ClassVar[str]
     config_class: ClassVar[type | None] = None  # a frozen dataclass of the strategy's own options
+    uses_scores: ClassVar[bool] = False  # takes `scores=`: training-free score records (strategies/bo.py)
 
     def __init__(
         self,

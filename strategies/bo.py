@@ -1,31 +1,31 @@
-"""Model-based search: a random-forest surrogate refitted after every result, proposing by an upper
-confidence bound over a pool of candidates (sequential model-based optimisation as in SMAC, Hutter et al. 2011;
-the forest's spread as its uncertainty).
+"""Model-based search: a random-forest surrogate refitted after every result, proposing by an upper confidence
+bound over a pool of candidates (sequential model-based optimisation as in SMAC, Hutter et al. 2011; the
+forest's spread as its uncertainty).
 
 **Features.** Each architecture is `space.features(arch)` (one-hot of its decisions: the op on each edge for
 NB201), plus, where training-free scores are known, the rank of each score among the scored cells (0 worst,
-1 best; 0.5 and a "not scored" flag for a cell without scores). Scores reach the strategy from outside (torch
-stays out of strategies/): `warm_start` lists the scored cells, best combined rank first, and `scores(arch)`
-(a function or a mapping) gives each one's record `{name: value}`; any numeric entry counts as a feature (the
-tabular benchmark adds the parameter count). With a warm start but no records, the rank in the warm-start list
-is the one score.
+1 best; 0.5 and a "not scored" flag for a cell without scores). Scores reach the strategy from outside
+(torch stays out of strategies/): `warm_start` lists the scored cells, best combined rank first, and
+`scores(arch)` (a function or a mapping) gives each one's record `{name: value}`; any numeric entry counts
+as a feature (the tabular benchmark adds the parameter count). With a warm start but no records, the rank in
+the warm-start list is the one score.
 
 **Pool.** Every architecture of the space when there are at most `enumerate_limit` (NB201: its 8,765
 non-isomorphic cells of the 15,625; a table's own rows when the space is a table's), else, drawn afresh for each
-proposal: the scored cells, `samples` uniform samples and `mutations` mutations of each of the 10 best results.
-Cells already proposed, and under limits cells outside them, are never in it, so no proposal repeats or breaks a
-limit.
+proposal: the scored cells, `samples` uniform samples and `mutations` mutations of each of the 10 best
+results. Cells already proposed, and under limits cells outside them, are never in it, so no proposal
+repeats or breaks a limit.
 
 **Proposals.** The first `initial` are drawn at random among the `initial_from` best-scored cells (without
 scores: uniform over the pool). After that, a forest of `trees` trees (`max_features` of the features per
 split, seeded from the strategy's RNG) is fitted on the results visible in the determinism window, failed
-candidates counting as the worst result seen, and the pool cell maximising mean + `kappa` x spread of the trees
-is proposed. Proposals still in flight enter the fit at the mean of the results (a constant liar, Ginsbourger
-et al. 2010), so K proposals in flight are not K copies of one guess. With cost objectives, each proposal draws
-its own weights from the simplex (seeded) and minimises the augmented Chebyshev scalarisation of ParEGO
-(Knowles 2006) of (normalised optimistic accuracy, normalised log costs): the costs of pool cells are known
-exactly, only the accuracy is modelled. Until two distinct successful results exist the forest has nothing to
-learn: proposals go on in score order (or at random without scores).
+candidates counting as the worst result seen, and the pool cell maximising mean + `kappa` x spread of the
+trees is proposed. Proposals still in flight enter the fit at the mean of the results (a constant liar,
+Ginsbourger et al. 2010), so K proposals in flight are not K copies of one guess. With cost objectives, each
+proposal draws its own weights from the simplex (seeded) and minimises the augmented Chebyshev scalarisation
+of ParEGO (Knowles 2006) of (normalised optimistic accuracy, normalised log costs): the costs of pool cells
+are known exactly, only the accuracy is modelled. Until two distinct successful results exist the forest has
+nothing to learn: proposals go on in score order (or at random without scores).
 
 Everything comes from the results, the proposals and the RNG, so the same seed gives the same proposals
 whatever order parallel results arrive in, and a saved state resumes exactly (the forest is refitted).
@@ -114,9 +114,7 @@ class ModelBased(Strategy):
                 seen.add(h)
                 cells.append((arch, h))
         records = [dict(self._score_of(a) or {}) if self._score_of else {} for a, _ in cells]
-        names = sorted(
-            {k for r in records for k, v in r.items() if k not in RECORD_SKIP and _is_number(v)}
-        )
+        names = sorted({k for r in records for k, v in r.items() if k not in RECORD_SKIP and _is_number(v)})
         columns = []
         for name in names:
             values = np.array([_finite_or_worst(r.get(name)) for r in records])
@@ -153,8 +151,8 @@ class ModelBased(Strategy):
         return self.goal is None or not self.goal.limits or self.goal.feasible(self.costs(arch))
 
     def _enumerated(self) -> np.ndarray | None:
-        """Indices into `_pool` of the listed cells not proposed yet; None when the space is too large to list.
-        The list holds one cell per isomorphism class within the limits, with its features, built once."""
+        """Indices into `_pool` of the listed cells not proposed yet; None when the space is too large to
+        list. The list holds one cell per isomorphism class within the limits, built once."""
         if not self._enumerable:
             return None
         if self._pool is None:

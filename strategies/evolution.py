@@ -24,7 +24,6 @@ from typing import Any
 from strategies._registry import register_strategy
 from strategies.base import Strategy, StrategyError
 
-
 MUTATION_TRIES = 20  # mutations of one parent tried before it is given up as used up
 
 

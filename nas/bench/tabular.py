@@ -19,7 +19,7 @@ from nas.errors import UserError
 from search_spaces.base import Architecture, ArchitectureError, SearchSpace
 from strategies.objectives import Goal
 
-CHECKPOINTS = (25, 50, 100, 200)  # queries at which the summary reports the best metric so far
+CHECKPOINTS = (10, 25, 50, 100, 200)  # queries at which the summary reports the best metric so far
 TOP_FRACTION = 0.001  # "the table's top 0.1%": the ceil(0.1% of rows) best rows
 
 
@@ -443,7 +443,11 @@ def benchmark_command(
         features = table_features(search_space, full, scores, score_data, arch_column)
         console.print(
             f"scores for bo: {len(features.order)} rows with {', '.join(features.score_names)}"
-            + (f" ({features.computed} computed now in {features.scoring_s:.1f} s)" if features.computed else "")
+            + (
+                f" ({features.computed} computed now in {features.scoring_s:.1f} s)"
+                if features.computed
+                else ""
+            )
         )
     # A table listing part of the space (a sample of NB201): strategies propose only its rows.
     from nas.bench.table_space import covering_space

@@ -95,7 +95,8 @@ def table_features(
         if model is None:
             raise UserError(
                 f"--scores compute scores the benchmark's real networks, and the size of the {space.name} "
-                f"networks behind a table is not known; spaces with one: {', '.join(sorted(BENCHMARK_MODELS))}"
+                "networks behind a table is not known; spaces with one: "
+                f"{', '.join(sorted(BENCHMARK_MODELS))}"
             )
         scorer = Scorer(space, model, score_batch(data, seed=0, val_size=0), seed=0)
         by_row = dict(zip(rows, scorer.score_many(rows)))
