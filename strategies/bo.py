@@ -95,7 +95,9 @@ class ModelBased(Strategy):
         self._warm_next = len(self._warm)
         self._score_of = scores.get if isinstance(scores, Mapping) else scores
         self._observed: list[tuple[Architecture, float | None]] = []
-        self._features: dict[str, np.ndarray] = {}  # hash -> feature row
+        # Keyed by the exact architecture: isomorphic ones share a hash but not an encoding, and which of
+        # them came first must not matter (a resumed run meets them in another order).
+        self._features: dict[Architecture, np.ndarray] = {}
         self._score_columns: dict[str, np.ndarray] | None = None  # hash -> rank features of scored cells
         self._pool: list[tuple[Architecture, str]] | None = None  # the enumerated pool, once listed
         self._enumerable = True  # until the space says it has too many architectures to list
@@ -127,7 +129,7 @@ class ModelBased(Strategy):
         return self._score_columns
 
     def _row(self, arch: Architecture, h: str) -> np.ndarray:
-        row = self._features.get(h)
+        row = self._features.get(arch)
         if row is None:
             scored = self._scored()
             if self._warm:
@@ -140,7 +142,7 @@ class ModelBased(Strategy):
                 row = np.concatenate([self.space.features(arch), extra]).astype(np.float32)
             else:
                 row = np.asarray(self.space.features(arch), dtype=np.float32)
-            self._features[h] = row
+            self._features[arch] = row
         return row
 
     # -- the pool --
