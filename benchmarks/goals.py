@@ -2,8 +2,8 @@
 cost columns computed by the engine's builder (NB201's own network, C=16, N=5):
 
 1. under a parameter limit that excludes most of the table's best cells, constrained evolution's (and rl's,
-   and bo's) best metric within the limit at 100 queries beats constrained random search's (one-sided Welch t-test and
-   Mann-Whitney U over 100 seeds), and no query of any strategy exceeds the limit;
+   and bo's) best metric within the limit at 100 queries beats constrained random search's (one-sided Welch
+   t-test and Mann-Whitney U over 100 seeds), and no query of any strategy exceeds the limit;
 2. with objectives (val_acc, params), multi-objective evolution's hypervolume at 200 queries beats random
    search's (same tests, 100 seeds).
 
