@@ -11,8 +11,8 @@ as a feature (the tabular benchmark adds the parameter count). With a warm start
 the warm-start list is the one score.
 
 **Pool.** Every architecture of the space when there are at most `enumerate_limit` (NB201: its 8,765
-non-isomorphic cells of the 15,625; a table's own rows when the space is a table's), else, drawn afresh for each
-proposal: the scored cells, `samples` uniform samples and `mutations` mutations of each of the 10 best
+non-isomorphic cells of the 15,625; a table's own rows when the space is a table's), else, drawn afresh for
+each proposal: the scored cells, `samples` uniform samples and `mutations` mutations of each of the 10 best
 results. Cells already proposed, and under limits cells outside them, are never in it, so no proposal
 repeats or breaks a limit.
 
@@ -102,6 +102,7 @@ class ModelBased(Strategy):
         self._pool: list[tuple[Architecture, str]] | None = None  # the enumerated pool, once listed
         self._enumerable = True  # until the space says it has too many architectures to list
         self._pool_x: np.ndarray | None = None  # features of the listed cells, built once
+        self._costs: dict[tuple[Architecture, str], float] = {}  # a cost objective of a pool cell, once
 
     # -- what the scores give --
 
@@ -263,13 +264,19 @@ class ModelBased(Strategy):
         lo, hi = min(successes), max(successes)
         objectives = [(hi - optimistic) / (hi - lo)]  # 0 at the best result seen, higher is worse
         for name in self.goal.cost_objectives:
-            cost = np.log(np.maximum([float(self.costs(a)[name]) for a, _ in pool], 1e-12))
+            cost = np.log(np.maximum([self._cost(a, name) for a, _ in pool], 1e-12))
             span = np.ptp(cost)
             objectives.append((cost - cost.min()) / span if span > 0 else np.zeros_like(cost))
         g = np.stack(objectives, axis=1)
         weights = self.rng.dirichlet(np.ones(g.shape[1]))
         weighted = g * weights
         return weighted.max(1) + PAREGO_RHO * weighted.sum(1)
+
+    def _cost(self, arch: Architecture, name: str) -> float:
+        key = (arch, name)
+        if key not in self._costs:
+            self._costs[key] = float(self.costs(arch)[name])
+        return self._costs[key]
 
     # -- learning --
 
