@@ -266,6 +266,12 @@ def start_strategy(
         concurrency=config.concurrency,
         dedupe=config.dedupe,
         **({"warm_start": warm} if warm else {}),
+        # A model-based strategy reads the scores of the warm-start cells (disk-cached, also on resume).
+        **(
+            {"scores": lambda arch: scores.scorer.score(arch)}
+            if scores and strategies.STRATEGIES[config.strategy].uses_scores
+            else {}
+        ),
         **config.strategy_options,
         **(goal.strategy_options() if goal is not None else {}),
     )
