@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from search_spaces.base import Architecture, ModelConfig, SearchSpace
+from search_spaces.base import Architecture, SearchSpace
 
 
 class TableSpace(SearchSpace):
@@ -66,8 +66,8 @@ class TableSpace(SearchSpace):
     def validate(self, arch: Architecture) -> None:
         self.base.validate(arch)
 
-    def build(self, arch: Architecture, config: ModelConfig):
-        return self.base.build(arch, config)
+    def network_class(self):  # the table's space's network (an instance's base, hence not a classmethod)
+        return self.base.network_class()
 
     def options(self) -> dict[str, Any]:
         return self.base.options()
