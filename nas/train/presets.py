@@ -28,10 +28,13 @@ None of these values has been tuned on the GPU yet: they are reasoned starting p
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from search_spaces import ModelConfig
+
+FLIP_MODES = ("auto", "on", "off")
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,19 @@ class TrainConfig:
     eval_batch_size: int = 1024  # evaluation needs no activations kept for backward, so it can be large
     # Capture the training step in a CUDA graph on GPUs (falls back to eager if it fails).
     cuda_graph: bool = True
+    # Training length in images seen (optimizer steps x batch): the epochs follow the data,
+    # round(images_seen / images per epoch), at least 1: a small training set gets more epochs, a large
+    # one fewer.
+    # None: exactly `epochs` epochs whatever the data.
+    images_seen: int | None = None
+    # At least this many optimizer steps however small the training set (more epochs, never a larger batch).
+    min_steps: int = 0
+    # `nas final` trains final_scale times a search candidate's length (images_seen, min_steps, or epochs):
+    # candidates are only ranked, the final model is the one kept.
+    final_scale: float = 1.0
+    # Random horizontal flips: "on", "off", or "auto" (off when the training classes are left-right
+    # asymmetric, as digits and text are: nas.train.flip_rule).
+    flip: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size"):
@@ -73,10 +89,43 @@ class TrainConfig:
             "crop_padding": self.crop_padding >= 0,
             "cutout": self.cutout >= 0,
             "auxiliary_weight": self.auxiliary_weight >= 0.0,
+            "min_steps": self.min_steps >= 0,
+            "final_scale": self.final_scale > 0.0,
         }
         for name, ok in checks.items():
             if not ok:
                 raise ValueError(f"train config: {name}={getattr(self, name)!r} is out of range")
+        if self.images_seen is not None and self.images_seen < 1:
+            raise ValueError(f"train config: images_seen={self.images_seen!r} must be at least 1 or None")
+        if self.flip not in FLIP_MODES:
+            raise ValueError(f"train config: flip={self.flip!r} must be one of {', '.join(FLIP_MODES)}")
+
+    def epochs_for(self, n: int) -> int:
+        """Epochs over a training set of `n` images: `epochs`, or those that see about `images_seen` images,
+        raised until at least `min_steps` optimizer steps are taken (the last partial batch is dropped)."""
+        batch = min(self.batch_size, max(n, 1))
+        steps_per_epoch = max(n // batch, 1)
+        epochs = self.epochs
+        if self.images_seen is not None:
+            epochs = max(1, round(self.images_seen / (steps_per_epoch * batch)))
+        return max(epochs, math.ceil(self.min_steps / steps_per_epoch))
+
+    def for_final(self) -> TrainConfig:
+        """The recipe of `nas final`: `final_scale` times a candidate's training length."""
+        if self.final_scale == 1.0:
+            return self
+        scale = self.final_scale
+        return dataclasses.replace(
+            self,
+            epochs=max(1, round(self.epochs * scale)),
+            images_seen=None if self.images_seen is None else max(1, round(self.images_seen * scale)),
+            min_steps=round(self.min_steps * scale),
+            final_scale=1.0,
+        )
+
+    def with_epochs(self, epochs: int) -> TrainConfig:
+        """Exactly `epochs` epochs whatever the data (`nas final --epochs`)."""
+        return dataclasses.replace(self, epochs=epochs, images_seen=None, min_steps=0, final_scale=1.0)
 
     def scaled_lr(self, batch_size: int) -> float:
         """The peak learning rate at `batch_size` images per step."""
@@ -140,12 +189,14 @@ PRESETS: dict[str, Preset] = {
             warmup_epochs=0.3,
             train_subset=7000,
             val_subset=1000,
+            images_seen=21_000,  # 3 epochs of CIFAR's 7,000; 16 epochs of digits' 1,293
+            final_scale=2.0,
         ),
     ),
     "proxy": Preset(
         "proxy",
         ModelConfig(channels=16, cells_per_stage=2),
-        TrainConfig(epochs=10, batch_size=512, lr=0.1),
+        TrainConfig(epochs=10, batch_size=512, lr=0.1, final_scale=2.0),
     ),
     "final": Preset(
         "final",
