@@ -130,6 +130,7 @@ def result_fields(result: dict[str, Any]) -> dict[str, Any]:
         if status == "completed" and result.get("has_accuracy")
         else None,
         "error": result.get("error") if status != "completed" else None,
+        "curves": result.get("curves"),
     }
     for name, kind in (("params", int), ("flops", int), ("wall_s", float), ("images_per_s", float)):
         value = result.get(name)
@@ -170,6 +171,9 @@ class Plan:
     rows: list[dict[str, Any]]
     resumed: bool
     goal: Any = None  # nas.search.budget.GoalPlan: limits checked, reward targets resolved, the costs
+    epochs: int | None = (
+        None  # a candidate's epochs on this run's data (TrainConfig.epochs_for); None: unread
+    )
 
 
 def plan_run(
@@ -317,6 +321,7 @@ def run_search(
     plan.config, cost_targets = plan.goal.config, plan.config.cost_targets
     splits = read_data(plan.config) if evaluator is None or plan.config.data is not None else None
     if splits is not None:
+        plan.epochs = PRESETS[plan.config.preset].train.epochs_for(len(splits.train_labels))
         from nas.search.config import fitted_preset, with_dataset
 
         plan.config = with_dataset(plan.config)  # own data: config.json records its size, classes, mean/std
@@ -356,8 +361,10 @@ def run_search(
 def search(run: RunFolder, plan: Plan, evaluator, shipped, *, quiet: bool, on_result) -> SearchOutcome:
     """The search itself, once the run folder exists: Tune trains what the strategy proposes."""
     from nas.search import tune_glue
+    from nas.search.config import fitted_preset
     from nas.search.live_display import LiveDisplay
     from nas.search.warm_start import run_scores
+    from nas.train.curves import write_trial_tensorboard
 
     config, state, rows = plan.config, plan.state, plan.rows
     space = search_spaces.make_space(config.space, **config.space_options)
@@ -374,7 +381,7 @@ def search(run: RunFolder, plan: Plan, evaluator, shipped, *, quiet: bool, on_re
 
     scheduler = None
     if config.scheduler == "asha":
-        scheduler = tune_glue.EarlyStopping(PRESETS[config.preset].train.epochs)
+        scheduler = tune_glue.EarlyStopping(plan.epochs or PRESETS[config.preset].train.epochs)
         scheduler.prime([row["val_curve"] for row in rows if row["val_curve"]])
     display = LiveDisplay(progress, config, quiet=quiet, run_path=run.path)
     listeners = [display.on_result] + ([on_result] if on_result else [])
@@ -392,6 +399,7 @@ def search(run: RunFolder, plan: Plan, evaluator, shipped, *, quiet: bool, on_re
         else:
             strategy.tell_failure(proposal.id, row["error"] or "no validation accuracy")
         recorder.add(row)
+        write_trial_tensorboard(run.path, row, fitted_preset(config).to_dict(), result)
         weights = cluster.take_weights(inbox, proposal.id) if result and result.get("has_weights") else None
         if weights and progress.outranks_best(row):
             keep_best_weights(run, config, row, weights)

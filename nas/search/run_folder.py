@@ -61,6 +61,8 @@ TRIALS_SCHEMA = pa.schema(
         # candidate could not be scored. Runs written before these columns existed read back without them.
         ("score_synflow", pa.float64()),
         ("score_naswot", pa.float64()),
+        # Per-epoch curves as JSON text (nas.train.curves: train/val loss and accuracy, lr); null when none.
+        ("curves", pa.string()),
     ]
 )
 

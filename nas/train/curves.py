@@ -99,3 +99,40 @@ def recipe_hparams(preset_dict: Mapping[str, Any], epochs: int, flip: bool | Non
         drop_path=model.get("drop_path"),
     )
     return values
+
+
+def trial_curves(row: Mapping[str, Any]) -> dict[str, list]:
+    """A trials row's curves; for a candidate stopped early (whose worker sent only its validation
+    accuracies) those accuracies alone."""
+    curves = from_json(row.get("curves"))
+    if not curves and row.get("val_curve"):
+        accuracies = list(row["val_curve"])
+        curves = {"epoch": list(range(1, len(accuracies) + 1)), "val_accuracy": accuracies}
+    return curves
+
+
+def write_trial_tensorboard(
+    run_path: str | os.PathLike,
+    row: Mapping[str, Any],
+    preset_dict: Mapping[str, Any],
+    result: Mapping[str, Any] | None = None,
+) -> Path | None:
+    """RUN/tensorboard/<trial_id>: one candidate's curves, its recipe and its validation accuracy. A
+    convenience: a failure to write is logged, never a failure of the search."""
+    import logging
+
+    curves = trial_curves(row)
+    if not curves.get("epoch"):
+        return None
+    flip = (result or {}).get("flip")
+    try:
+        hparams = recipe_hparams(preset_dict, len(curves["epoch"]), flip)
+        hparams.update(arch_hash=row.get("arch_hash"), status=row.get("status"))
+        metrics = {"val_accuracy": row.get("val_accuracy")}
+        folder = Path(run_path) / TENSORBOARD_DIR / str(row["trial_id"])
+        return write_tensorboard(folder, curves, hparams, metrics)
+    except Exception as e:
+        logging.getLogger(__name__).warning(
+            "could not write the TensorBoard files of %s: %s", row["trial_id"], e
+        )
+        return None
