@@ -1,8 +1,9 @@
-"""Write scikit-learn's digits (`sklearn.datasets.load_digits`: 1,797 images, 8x8 grayscale with values 0-16,
-10 classes; bundled with scikit-learn, no download) as image folders `OUT/train/<digit>/NNNN.png` and
-`OUT/test/<digit>/NNNN.png`: an 80/20 split, stratified by class and seeded, the layout `nas search --data OUT`
-reads. With `--baselines` it also fits scikit-learn's SVC and logistic regression on the raw pixels of the same
-split and prints their test accuracy (the figures docs/training.md compares the engine with).
+"""Write scikit-learn's digits (`sklearn.datasets.load_digits`: 1,797 images, 8x8 grayscale with values
+0-16, 10 classes; bundled with scikit-learn, no download) as image folders `OUT/train/<digit>/NNNN.png` and
+`OUT/test/<digit>/NNNN.png`: an 80/20 split, stratified by class and seeded, the layout
+`nas search --data OUT` reads. With `--baselines` it also fits scikit-learn's SVC and logistic regression on
+the raw pixels of the same split and prints their test accuracy (the figures docs/training.md compares the
+engine with).
 
     python benchmarks/digits_folder.py /tmp/digits --baselines
 """
@@ -40,7 +41,8 @@ def write(out: Path, seed: int = 0) -> tuple[int, int]:
 
 
 def baselines(seed: int = 0) -> dict[str, float]:
-    """Test accuracy of scikit-learn's SVC (RBF, defaults) and logistic regression on the raw pixels in [0, 1]."""
+    """Test accuracy of scikit-learn's SVC (RBF, defaults) and logistic regression on the raw pixels, in
+    [0, 1]."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.svm import SVC
 
