@@ -120,5 +120,6 @@ def final(
         f"test accuracy {record['test_accuracy']:.4f} (flip TTA {record['test_accuracy_tta']:.4f}) on "
         f"{record['test_images']} test images after {record['epochs']} epochs (flips "
         f"{'on' if record['flip'] else 'off'}), {record['wall_s']:.0f} s on {record['device']}; wrote "
-        f"{target.folder / 'final.json'}, {target.folder / 'final.pt'}" + "".join(f", {p}" for p in extra)
+        f"{target.folder / 'final.json'}, {target.folder / 'final.pt'}"
+        + "".join(f", {target.folder / p}" for p in extra)
     )

@@ -281,10 +281,11 @@ def run_final(
             preprocessing=data.preprocessing(),
         ),
     )
-    write_json(folder.final_record_path, record)
     title = f"{target.arch.space} {canonical_hash(target.arch)}, preset {preset.name}, seed {seed}"
+    # Paths relative to the folder; final.json last: it marks the final run done.
     record["pictures"] = _error_pictures(folder.path, test_x, test_y, predicted, data, title)
     record["tensorboard"] = _tensorboard(folder.path, record, preset)
+    write_json(folder.final_record_path, record)
     return record
 
 
@@ -300,10 +301,9 @@ def _error_pictures(folder: Path, images, labels, predicted, data, title: str) -
 
     names = list(data.preprocessing()["class_names"])
     try:
-        return [
-            str(save_confusion_matrix(labels, predicted, names, folder / CONFUSION_MATRIX, title)),
-            str(save_misclassified(images, labels, predicted, names, folder / MISCLASSIFIED, title)),
-        ]
+        save_confusion_matrix(labels, predicted, names, folder / CONFUSION_MATRIX, title)
+        save_misclassified(images, labels, predicted, names, folder / MISCLASSIFIED, title)
+        return [CONFUSION_MATRIX, MISCLASSIFIED]
     except Exception as e:
         log.warning("could not draw the error pictures in %s: %s", folder, e)
         return []
@@ -315,7 +315,8 @@ def _tensorboard(folder: Path, record: dict[str, Any], preset: Preset) -> str | 
     try:
         hparams = recipe_hparams(preset.to_dict(), record["epochs"], record["flip"])
         metrics = {"test_accuracy": record["test_accuracy"], "train_loss": record["final_train_loss"]}
-        return str(write_tensorboard(folder / TENSORBOARD_DIR / "final", record["curves"], hparams, metrics))
+        write_tensorboard(folder / TENSORBOARD_DIR / "final", record["curves"], hparams, metrics)
+        return f"{TENSORBOARD_DIR}/final"
     except Exception as e:
         log.warning("could not write the TensorBoard files in %s: %s", folder, e)
         return None
