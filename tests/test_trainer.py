@@ -310,3 +310,40 @@ def test_flip_auto_turns_flips_off_for_left_right_asymmetric_classes_and_on_for_
     symmetric = train_candidate(tiny_net, preset(epochs=1, batch=20), colour_splits(40, 10), device="cpu")
     assert (off.flip, forced.flip, symmetric.flip) == (False, True, True)
     assert off.record()["flip"] is False
+
+
+def test_a_search_candidates_curves_reach_its_trials_row_and_tensorboard(tmp_path):
+    import json
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from nas.search.candidate import CandidateRequest
+    from nas.search.driver import result_fields
+    from nas.search.run_folder import read_trials, write_trials
+    from nas.train.curves import write_trial_tensorboard
+
+    space = S.make_space("nb201")
+    arch = space.sample(np.random.default_rng(0))
+    request = CandidateRequest(
+        proposal=0,
+        arch_json=S.to_json(arch),
+        space="nb201",
+        space_options=space.options(),
+        preset=preset(epochs=2, batch=32).to_dict(),
+        dataset=colour_splits(64, 20),
+    )
+    from nas.search.train_trial import evaluate_candidate
+
+    record = evaluate_candidate(request, lambda epoch, accuracy: None)
+    assert record["status"] == "completed" and isinstance(record["curves"], str)  # JSON text through Ray
+    row = {"trial_id": "t00000", "proposal": 0, **result_fields({**record, "has_accuracy": True})}
+    write_trials(tmp_path / "trials.parquet", [row])
+    (stored,) = read_trials(tmp_path / "trials.parquet")
+    curves = json.loads(stored["curves"])
+    assert curves["epoch"] == [1, 2] and curves["val_accuracy"] == record["val_curve"]
+    folder = write_trial_tensorboard(tmp_path, stored, request.preset, record)
+    events = EventAccumulator(str(folder))
+    events.Reload()
+    steps = [(e.step, round(e.value, 5)) for e in events.Scalars("accuracy/val")]
+    assert steps == [(i + 1, round(a, 5)) for i, a in enumerate(record["val_curve"])]
+    assert folder == tmp_path / "tensorboard" / "t00000"
