@@ -190,7 +190,7 @@ def evaluate(
     data's); with `tta`, softmax averaged with the mirrored image's. Moves the model to `device`."""
     dev = resolve_device(device)
     model.to(dev)
-    if dev.type == "cuda":
+    if dev.type == "cuda" or CHANNELS_LAST_ON_CPU:
         model.to(memory_format=torch.channels_last)
     x, y = _to_device(images, labels, dev)
     return _evaluate(model, x, y, batch_size=batch_size, tta=tta, mean=mean, std=std)
@@ -208,7 +208,7 @@ def predict(
     """The predicted class of each uint8 (N, H, W, 3) image (what `evaluate` scores, without TTA)."""
     dev = resolve_device(device)
     model.to(dev)
-    if dev.type == "cuda":
+    if dev.type == "cuda" or CHANNELS_LAST_ON_CPU:
         model.to(memory_format=torch.channels_last)
     x, y = _to_device(images, np.zeros(len(images), dtype=np.int64), dev)
     return _passes(model, x, y, batch_size=batch_size, mean=mean, std=std).predictions.cpu().numpy()
