@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from matplotlib.ticker import MaxNLocator
+
 from nas.errors import UserError
 from nas.search.run_folder import RunFolder
 from nas.train.curves import trial_curves
@@ -42,6 +44,7 @@ def plot_curves(run: RunFolder, path: str | os.PathLike, top: int = TOP) -> Path
         acc_ax.set_ylabel("accuracy (%)")
         lr_ax.set_ylabel("learning rate")
         for ax in row:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_xlabel("epoch")
             ax.grid(alpha=0.3)
         loss_ax.legend(fontsize=8)
