@@ -171,9 +171,8 @@ class Plan:
     rows: list[dict[str, Any]]
     resumed: bool
     goal: Any = None  # nas.search.budget.GoalPlan: limits checked, reward targets resolved, the costs
-    epochs: int | None = (
-        None  # a candidate's epochs on this run's data (TrainConfig.epochs_for); None: unread
-    )
+    # A candidate's epochs on this run's data (TrainConfig.epochs_for); None when the data is not read.
+    epochs: int | None = None
 
 
 def plan_run(

@@ -38,9 +38,8 @@ def evaluate_candidate(request: CandidateRequest, report: EpochReport) -> dict[s
         lambda: space.build(arch, preset.model), preset, splits, seed=request.seed, on_epoch=report
     )
     record = result.record()
-    record["curves"] = curves.to_json(
-        result.curves
-    )  # JSON text: one trials.parquet column, whatever its keys
+    # JSON text: one trials.parquet column, whatever its keys
+    record["curves"] = curves.to_json(result.curves)
     if result.state_dict is not None:  # sent back through Ray; the driver keeps the best candidate's
         buffer = io.BytesIO()
         torch.save(dict(result.state_dict), buffer)
