@@ -16,7 +16,8 @@
   16 epochs (320 steps) of the 1,293 training images of scikit-learn's digits, where 3 epochs (66 steps) had
   left the winner at 79.7% test accuracy. `nas final` trains twice a candidate's length (final_scale 2).
   Measured with this recipe on digits (docs/training.md; 2-core CPU under heavy load from other jobs, load
-  average 10-33): 8 nasnet candidates reached 96.5-99.3% validation accuracy on 144 held-out images.
+  average 10-33): 8 nasnet candidates reached 94.4-99.3% validation accuracy (median 97.6%) on 144
+  held-out images.
 - `proxy`: search-time training. Candidates are ranked, not finished, so the network is the DARTS search-size
   one (C=16, 8 cells: ~0.25M parameters for DARTS-V2) and training is 10 epochs. A plain eager loop on one
   H100 took DARTS-V2 there to 86% validation accuracy (shared/datasets/cifar10/README.md), enough to separate
