@@ -64,9 +64,10 @@ def save_misclassified(
     """Up to `limit` misclassified uint8 (N, H, W, 3) images, the first ones in test-set order (a fixed,
     seed-free choice), each titled "true -> predicted"."""
     wrong = np.flatnonzero(true != predicted)[:limit]
-    columns = GRID_COLUMNS
+    columns = max(1, min(GRID_COLUMNS, len(wrong)))
     rows = max(1, -(-len(wrong) // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.8 * rows + 0.6), squeeze=False)
+    size = (max(1.6 * columns, 4.0), 1.8 * rows + 0.6)
+    fig, axes = plt.subplots(rows, columns, figsize=size, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, i in zip(axes.flat, wrong):
