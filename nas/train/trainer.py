@@ -30,7 +30,9 @@ from nas.errors import UserError
 from nas.train import augment
 from nas.train.data import Splits
 from nas.train.device import describe_device, resolve_device
+from nas.train.evaluation import CHANNELS_LAST_ON_CPU, _norm, _passes
 from nas.train.flip_rule import resolve_flip
+from nas.train.optim import NesterovSGD, lr_at  # noqa: F401 - lr_at is part of this module's API
 from nas.train.presets import Preset, TrainConfig
 from search_spaces.ops import set_drop_path_rate
 from search_spaces.stats import model_stats
@@ -42,8 +44,6 @@ log = logging.getLogger(__name__)
 # with the same (label-smoothed) loss. lr: the learning rate of the epoch's last step. val_* are None without
 # validation data (final training).
 CURVE_KEYS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
-# The CPU runs the steps in channels_last too: measured faster on the 2-core x86_64 CPU (docs/training.md).
-CHANNELS_LAST_ON_CPU = True
 
 WARMUP_STEPS_BEFORE_CAPTURE = 3  # eager steps on a side stream first: cuDNN autotuning and lazy allocations
 # must happen before capture, and every op must have run once outside it
@@ -212,45 +212,6 @@ def predict(
         model.to(memory_format=torch.channels_last)
     x, y = _to_device(images, np.zeros(len(images), dtype=np.int64), dev)
     return _passes(model, x, y, batch_size=batch_size, mean=mean, std=std).predictions.cpu().numpy()
-
-
-def lr_at(step: int, total_steps: int, warmup_steps: int, peak: float) -> float:
-    """Linear warm-up from 0 to `peak` over `warmup_steps`, then half a cosine down to 0 at `total_steps`."""
-    if step < warmup_steps:
-        return peak * (step + 1) / warmup_steps
-    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-    return peak * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-class NesterovSGD:
-    """SGD with Nesterov momentum and decoupled groups (weights decayed; BN parameters and biases not), written
-    with foreach ops and a learning rate held in a device tensor. It never reads a value back to the host, so it
-    can be captured inside a CUDA graph, and `lr.fill_()` between replays drives the schedule. The update is
-    torch.optim.SGD(nesterov=True)'s: d = g + wd·p; b = m·b + d; p -= lr·(d + m·b)."""
-
-    def __init__(self, params: list[nn.Parameter], lr: torch.Tensor, momentum: float, weight_decay: float):
-        self.lr, self.momentum = lr, momentum
-        params = [p for p in params if p.requires_grad]
-        decay = [p for p in params if p.ndim > 1]
-        no_decay = [p for p in params if p.ndim <= 1]
-        self.groups = [
-            (g, [torch.zeros_like(p) for p in g], wd) for g, wd in ((decay, weight_decay), (no_decay, 0.0))
-        ]
-
-    @torch.no_grad()
-    def step(self) -> None:
-        for params, buffers, weight_decay in self.groups:
-            live = [(p, p.grad, b) for p, b in zip(params, buffers) if p.grad is not None]
-            if not live:
-                continue
-            ps, grads, bufs = (list(t) for t in zip(*live))
-            if weight_decay:
-                torch._foreach_add_(grads, ps, alpha=weight_decay)
-            torch._foreach_mul_(bufs, self.momentum)
-            torch._foreach_add_(bufs, grads)
-            torch._foreach_add_(grads, bufs, alpha=self.momentum)
-            torch._foreach_mul_(grads, self.lr)
-            torch._foreach_sub_(ps, grads)
 
 
 # ---- internals ---------------------------------------------------------------------------------------------
@@ -509,10 +470,6 @@ def _report(run: _Run, on_epoch: Callable[[int, float], None] | None, epoch: int
             raise _CallerError() from e
 
 
-def _norm(values: tuple[float, ...], dev: torch.device) -> torch.Tensor:
-    return torch.tensor(values, dtype=torch.float32, device=dev).view(1, 3, 1, 1)
-
-
 def _capture(step: Callable[[], None], model: nn.Module) -> torch.cuda.CUDAGraph | None:
     """The training step as a CUDA graph, or None (logged) when this model or torch build cannot be captured;
     the caller then stays eager. Capture records kernels without running them, so no training step is lost."""
@@ -542,56 +499,6 @@ def _evaluate(
     std: tuple[float, ...] = augment.CIFAR10_STD,
 ) -> float:
     return _passes(model, x, y, batch_size=batch_size, tta=tta, mean=mean, std=std).accuracy
-
-
-@dataclass(frozen=True)
-class _Passes:
-    accuracy: float
-    loss: float | None  # mean of `criterion` over the images; None without one
-    predictions: torch.Tensor  # (N,) predicted classes, on the device
-
-
-@torch.no_grad()
-def _passes(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    *,
-    batch_size: int,
-    tta: bool = False,
-    mean: tuple[float, ...] = augment.CIFAR10_MEAN,
-    std: tuple[float, ...] = augment.CIFAR10_STD,
-    criterion: nn.Module | None = None,
-) -> _Passes:
-    """Forward passes in eval mode over uint8 `x`: accuracy, mean loss and predictions (one host sync)."""
-    if len(y) == 0:
-        raise ValueError("nothing to evaluate on: no images")
-    dev = x.device
-    cuda = dev.type == "cuda"
-    mean, std = _norm(mean, dev), _norm(std, dev)
-    was_training = model.training
-    model.eval()
-    loss_sum = torch.zeros((), device=dev)
-    predictions = []
-    try:
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cuda):
-            for i in range(0, len(y), batch_size):
-                xb = augment.normalize(x[i : i + batch_size], mean, std)
-                if cuda or CHANNELS_LAST_ON_CPU:
-                    xb = xb.contiguous(memory_format=torch.channels_last)
-                logits = model(xb).float()
-                scores = logits.softmax(1)
-                if tta:
-                    scores = scores + model(xb.flip(3)).float().softmax(1)
-                if criterion is not None:
-                    loss_sum += criterion(logits, y[i : i + batch_size]) * len(xb)
-                predictions.append(scores.argmax(1))
-    finally:
-        model.train(was_training)
-    predicted = torch.cat(predictions)
-    correct = (predicted == y).sum().item()
-    loss = loss_sum.item() / len(y) if criterion is not None else None
-    return _Passes(correct / len(y), loss, predicted)
 
 
 def _add_point(
