@@ -87,6 +87,7 @@ def final(
     """Train a run's best architecture (or --arch) on the whole training set; write final.json and
     final.pt."""
     from nas.train.final import resolve_preset, resolve_target, run_final
+    from nas.viz.error_pictures import draw_error_pictures
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     chosen = resolve_preset(preset)  # a bad preset name fails before any data is read
@@ -116,6 +117,7 @@ def final(
         test_fraction=test_fraction if test_fraction is not None else run_data.get("test_fraction", 0.2),
         epochs=epochs,
         flip=flip.value if flip is not None else None,
+        error_pictures=draw_error_pictures,
     )
     extra = [*record["pictures"], *([record["tensorboard"]] if record["tensorboard"] else [])]
     typer.echo(

@@ -13,6 +13,7 @@ import logging
 import os
 import platform
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,9 @@ from nas.train.trainer import evaluate, predict, train_candidate
 from search_spaces import Architecture, ModelConfig, canonical_hash
 
 log = logging.getLogger(__name__)
+
+# (folder, test images, true labels, predicted labels, class names, title) -> names of the files drawn
+ErrorPictures = Callable[[Path, Any, Any, Any, Sequence[str], str], list[str]]
 
 
 @dataclass(frozen=True)
@@ -143,12 +147,14 @@ def run_final(
     test_fraction: float = 0.2,
     epochs: int | None = None,
     flip: str | None = None,
+    error_pictures: ErrorPictures | None = None,
 ) -> dict[str, Any]:
     """Train, test, then write final.pt and final.json (in that order, each atomically) into `target.folder`.
     Returns the record. Nothing is written when training fails. The length is the preset's final one
     (`TrainConfig.for_final`: `final_scale` times a candidate's); `epochs` sets exactly that many instead;
     `flip` ("on", "off", "auto") overrides the preset's flip setting. Also writes the curves as TensorBoard
-    files (FOLDER/tensorboard/final) and the error pictures (confusion matrix, misclassified images)."""
+    files (FOLDER/tensorboard/final) and, given `error_pictures` (the commands pass
+    `nas.viz.error_pictures.draw_error_pictures`), the pictures of the test errors."""
     preset = resolve_preset(preset)
     if epochs is not None:
         if epochs < 1:
@@ -261,27 +267,23 @@ def run_final(
     )
     title = f"{target.arch.space} {canonical_hash(target.arch)}, preset {preset.name}, seed {seed}"
     # Paths relative to the folder; final.json last: it marks the final run done.
-    record["pictures"] = _error_pictures(folder.path, test_x, test_y, predicted, data, title)
+    record["pictures"] = (
+        []
+        if error_pictures is None
+        else _error_pictures(error_pictures, folder.path, test_x, test_y, predicted, data, title)
+    )
     record["tensorboard"] = _tensorboard(folder.path, record, preset)
     write_json(folder.final_record_path, record)
     return record
 
 
-def _error_pictures(folder: Path, images, labels, predicted, data, title: str) -> list[str]:
-    """The confusion matrix and misclassified images; pictures are a convenience, so a failure to draw is
-    logged, never a failure of the finished final run."""
-    from nas.viz.error_pictures import (
-        CONFUSION_MATRIX,
-        MISCLASSIFIED,
-        save_confusion_matrix,
-        save_misclassified,
-    )
-
-    names = list(data.data_spec.class_names)
+def _error_pictures(
+    draw: ErrorPictures, folder: Path, images, labels, predicted, data, title: str
+) -> list[str]:
+    """The pictures of the test errors; pictures are a convenience, so a failure to draw is logged, never a
+    failure of the finished final run."""
     try:
-        save_confusion_matrix(labels, predicted, names, folder / CONFUSION_MATRIX, title)
-        save_misclassified(images, labels, predicted, names, folder / MISCLASSIFIED, title)
-        return [CONFUSION_MATRIX, MISCLASSIFIED]
+        return draw(folder, images, labels, predicted, data.data_spec.class_names, title)
     except Exception as e:
         log.warning("could not draw the error pictures in %s: %s", folder, e)
         return []

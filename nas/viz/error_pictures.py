@@ -78,3 +78,12 @@ def save_misclassified(
     fig.suptitle(f"{title}\nmisclassified test images (true → predicted): {shown}", fontsize=9)
     save_figure(fig, path)
     return Path(path)
+
+
+def draw_error_pictures(folder: Path, images, labels, predicted, class_names, title: str) -> list[str]:
+    """`nas final`'s pictures of its test errors in `folder`: the confusion matrix and the misclassified
+    images; returns their file names. `nas.train.final.run_final` calls it (as its `error_pictures`), so the
+    training layer draws without importing the pictures above it."""
+    save_confusion_matrix(labels, predicted, list(class_names), folder / CONFUSION_MATRIX, title)
+    save_misclassified(images, labels, predicted, list(class_names), folder / MISCLASSIFIED, title)
+    return [CONFUSION_MATRIX, MISCLASSIFIED]
