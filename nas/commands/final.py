@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from nas.commands.options import ResultsDir
+from nas.commands.options import (
+    DATA_HELP,
+    CountOption,
+    Device,
+    OutputOption,
+    PresetChoice,
+    ResultsDir,
+    arch_help,
+    value,
+)
 
 
 def final(
@@ -17,43 +26,43 @@ def final(
     ] = None,
     results_dir: ResultsDir = None,
     arch: Annotated[
-        Path | None,
-        typer.Option(
-            help="Train this architecture (JSON from search_spaces.to_json) instead of the run's best."
-        ),
+        str | None, typer.Option(help=arch_help().removesuffix(".") + "; trained instead of the run's best.")
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option(help="Output folder when no RUN is given (default: results/final-<arch_hash>)."),
-    ] = None,
-    preset: Annotated[str, typer.Option(help="Training preset: smoke, proxy or final.")] = "final",
-    data: Annotated[
-        str | None,
-        typer.Option(
-            help="Image folder (train/<class>/ + test/<class>/, or <class>/), train/test.parquet, "
-            "cifar-10-batches-py, or a dataset name (cifar10, cifar100, svhn, fashionmnist, mnist). "
-            "Default: the run's data, else CIFAR-10.",
-            envvar="NAS_DATA",
+        OutputOption(
+            "Folder for final.json and final.pt.",
+            "the run's folder; else results/final-HASH, or results/finetune-HASH with --init-from",
         ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seeds weights, augmentation and batch order.")] = 0,
-    device: Annotated[
-        str | None, typer.Option(help="cuda, cuda:N or cpu (default: cuda if available).")
+    preset: Annotated[PresetChoice, typer.Option(help="How the network is trained.")] = PresetChoice.final,
+    data: Annotated[
+        str | None,
+        typer.Option(help=DATA_HELP, envvar="NAS_DATA", show_default="the run's data, else cifar10"),
     ] = None,
+    seed: Annotated[int, typer.Option(help="Seeds weights, augmentation and batch order.")] = 0,
+    device: Device = None,
     image_size: Annotated[
         int | None,
         typer.Option(
-            help="Resize images to N x N pixels (default: the run's; else 32 for the CIFAR family, "
-            "else the median image size, at most 64)."
+            metavar="PIXELS",
+            show_default="the run's; else 32 for the CIFAR family, else the median image size, at most 64",
+            help="Resize images to N x N pixels.",
         ),
     ] = None,
     test_fraction: Annotated[
         float | None,
-        typer.Option(help="Share of each class tested when --data is one folder per class (default: 0.2)."),
+        typer.Option(
+            show_default="the run's, else 0.2",
+            help="Share of each class tested when --data is one folder per class.",
+        ),
     ] = None,
     epochs: Annotated[
         int | None,
-        typer.Option(help="Train this many epochs instead of the preset's (e.g. when fine-tuning)."),
+        CountOption(
+            show_default="the preset's",
+            help="Train this many epochs instead of the preset's (e.g. when fine-tuning).",
+        ),
     ] = None,
     init_from: Annotated[
         Path | None,
@@ -68,14 +77,16 @@ def final(
             help='Train the most accurate Pareto-front candidate meeting a condition, e.g. "params<1e6".'
         ),
     ] = None,
-    rank: Annotated[int, typer.Option(help="The K-th candidate (by accuracy, or within --pareto-pick).")] = 1,
+    rank: Annotated[
+        int, typer.Option(min=1, help="The K-th candidate (by accuracy, or within --pareto-pick).")
+    ] = 1,
 ) -> None:
     """Train a run's best architecture (or --arch) on the whole training set; write final.json and
     final.pt."""
     from nas.train.final import resolve_preset, resolve_target, run_final
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    chosen = resolve_preset(preset)  # a bad preset name fails before any data is read
+    chosen = resolve_preset(value(preset))  # a bad preset name fails before any data is read
     if pareto_pick is not None and (run is None or arch is not None):
         from nas.errors import UserError
 
