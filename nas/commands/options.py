@@ -84,6 +84,22 @@ def CountOption(*names: str, help: str, **kwargs) -> typer.models.OptionInfo:  #
     return typer.Option(*names, parser=parse_count, metavar="N", help=help, **kwargs)
 
 
+def parse_strategies(text: str) -> list[str]:
+    """Strategy names, comma-separated (random,evolution) or one per --strategy, checked against the
+    registry's names."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in STRATEGY_NAMES]
+    if not names or unknown:
+        raise BadParameter(
+            f"unknown strategy {', '.join(map(repr, unknown)) or '(none given)'}; choose from "
+            f"{', '.join(STRATEGY_NAMES)}"
+        )
+    return names
+
+
+STRATEGIES_METAVAR = "|".join(STRATEGY_NAMES) + ",..."
+
+
 # -- devices ----------------------------------------------------------------------------------------------
 
 _DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")

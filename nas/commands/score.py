@@ -25,9 +25,8 @@ from nas.errors import UserError
 def _read_target(text: str, space_name: str | None):
     """An architecture JSON file, a known cell name, or a string in a space's notation (NB201's |op~0|...)."""
     import search_spaces
-    from search_spaces.known_cells import KNOWN_CELLS
-
     from nas.arch_file import is_known_cell, read_arch_file
+    from search_spaces.known_cells import KNOWN_CELLS
 
     if Path(text).is_file() or is_known_cell(text):
         return read_arch_file(text)
