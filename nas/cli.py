@@ -10,6 +10,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
+from nas.api_calls import command_line
 from nas.commands.options import rename_args
 from nas.errors import SearchStopped, UserError, one_line
 
@@ -26,7 +27,8 @@ class _Commands(TyperGroup):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with command_line():  # the library's messages keep their flags (nas.api_calls)
+                return super().invoke(ctx)
         except UserError as e:
             _fail(str(e))
         except UsageError as e:
