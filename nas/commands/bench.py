@@ -42,8 +42,12 @@ def benchmark(
     dedupe: Annotated[
         bool, typer.Option("--dedupe/--no-dedupe", help="Answer repeats of evaluated archs from a cache.")
     ] = True,
-    output: Annotated[str | None, OutputOption("Write the raw curves here (.parquet).")] = None,
-    plot: Annotated[str | None, typer.Option(help="Draw mean best-so-far curves (.png, .svg).")] = None,
+    output: Annotated[
+        str | None, OutputOption("Write the raw curves here (.parquet).", "not written")
+    ] = None,
+    plot: Annotated[
+        str | None, typer.Option(show_default="not drawn", help="Draw mean best-so-far curves (.png, .svg).")
+    ] = None,
     workers: Annotated[
         int,
         CountOption(
@@ -53,7 +57,8 @@ def benchmark(
     objectives: Annotated[
         str | None,
         typer.Option(
-            help="Metric plus costs to minimise, e.g. val_accuracy,params (or flops): Pareto search."
+            show_default="the metric alone",
+            help="Metric plus costs to minimise, e.g. val_accuracy,params (or flops): Pareto search.",
         ),
     ] = None,
     max_params: Annotated[
@@ -65,7 +70,10 @@ def benchmark(
         CountOption(show_default="no limit", help="Propose only rows with at most this many FLOPs."),
     ] = None,
     max_latency_ms: Annotated[
-        float | None, typer.Option(help="Latency limit (not available in tabular mode: needs a device).")
+        float | None,
+        typer.Option(
+            show_default="no limit", help="Latency limit (not available in tabular mode: needs a device)."
+        ),
     ] = None,
     warm_start: Annotated[
         int,

@@ -27,12 +27,14 @@ def export(
         typer.Option(min=1, show_default="1", help="Export the K-th best completed candidate."),
     ] = None,
     arch: Annotated[
-        str | None, typer.Option(help=arch_help().removesuffix(".") + "; instead of a run's.")
+        str | None,
+        typer.Option(show_default="the run's", help=arch_help().removesuffix(".") + "; instead of a run's."),
     ] = None,
     weights: Annotated[
         Path | None,
         typer.Option(
-            help="nas checkpoint with the weights (default: the run's final.pt if it holds this arch)."
+            show_default="the run's final.pt when it holds this architecture, else fresh weights",
+            help="nas checkpoint with the weights.",
         ),
     ] = None,
     results_dir: ResultsDir = None,
@@ -41,8 +43,9 @@ def export(
     pareto_pick: Annotated[
         str | None,
         typer.Option(
+            show_default="the most accurate candidate",
             help='Export the most accurate Pareto-front candidate meeting a condition, e.g. "params<1e6" '
-            "(--rank K: the K-th); 'all' keeps the whole front."
+            "(--rank K: the K-th); 'all' keeps the whole front.",
         ),
     ] = None,
 ) -> None:

@@ -26,7 +26,10 @@ def final(
     ] = None,
     results_dir: ResultsDir = None,
     arch: Annotated[
-        str | None, typer.Option(help=arch_help().removesuffix(".") + "; trained instead of the run's best.")
+        str | None,
+        typer.Option(
+            show_default="the run's best", help=arch_help().removesuffix(".") + "; trained instead."
+        ),
     ] = None,
     output: Annotated[
         Path | None,
@@ -67,14 +70,16 @@ def final(
     init_from: Annotated[
         Path | None,
         typer.Option(
+            show_default="fresh weights",
             help="Fine-tune from these trained weights (a final.pt checkpoint or an export folder); "
-            "the classifier is replaced when the class count differs."
+            "the classifier is replaced when the class count differs.",
         ),
     ] = None,
     pareto_pick: Annotated[
         str | None,
         typer.Option(
-            help='Train the most accurate Pareto-front candidate meeting a condition, e.g. "params<1e6".'
+            show_default="the most accurate candidate",
+            help='Train the most accurate Pareto-front candidate meeting a condition, e.g. "params<1e6".',
         ),
     ] = None,
     rank: Annotated[

@@ -49,7 +49,12 @@ def score(
         ),
     ] = None,
     trials: Annotated[
-        int | None, CountOption(min=1, help="Score this many random distinct cells of --space instead.")
+        int | None,
+        CountOption(
+            min=1,
+            show_default="none: score ARCH or RUN",
+            help="Score this many random distinct cells of --space.",
+        ),
     ] = None,
     space: Annotated[
         SpaceChoice | None,

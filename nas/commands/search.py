@@ -191,7 +191,9 @@ def search(
     config: Annotated[
         Path | None,
         typer.Option(
-            rich_help_panel=RUN, help="TOML file with any of these settings; flags given override it."
+            show_default="none",
+            rich_help_panel=RUN,
+            help="TOML file of search's settings (nas.search's keywords); flags given override it.",
         ),
     ] = None,
     quiet: Quiet = False,
