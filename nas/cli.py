@@ -56,7 +56,7 @@ class _Commands(TyperGroup):
 def _usage_message(e: UsageError) -> str:
     if isinstance(e, BadParameter) and e.param is not None and not isinstance(e, MissingParameter):
         what = "/".join(e.param.opts) if e.param.param_type_name == "option" else e.param.human_readable_name
-        message = f"{what}: {e.message}"
+        message = f"{what}: {e.message.removeprefix('Value error, ')}"  # typer's pydantic check adds it
     else:
         message = e.format_message()
     path = e.ctx.command_path if e.ctx is not None else "nas"

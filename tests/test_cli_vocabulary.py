@@ -53,7 +53,7 @@ MEANINGS = {
     "warm_start": ("--warm-start",),
 }
 # Spellings that said one of the meanings above another way; no command may show them again.
-RETIRED = {"--out", "--top", "--budget", "--sample", "--strategies", "--score-data", "--no-dedupe-only"}
+RETIRED = {"--out", "--top", "--budget", "--sample", "--strategies", "--score-data"}
 
 
 def options(command: str):
@@ -151,7 +151,7 @@ def test_help_shows_every_default_choice_and_help_text(command):
             assert default in text, f"{command} {param.opts[0]}: {default} not in the help"
         choices = choices_of(param)
         if choices is not None:
-            assert '|'.join(choices) in text, f"{command} {param.opts[0]}: choices {choices} not shown"
+            assert "|".join(choices) in text, f"{command} {param.opts[0]}: choices {choices} not shown"
 
 
 def test_every_option_with_a_default_shows_it():

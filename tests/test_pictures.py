@@ -202,7 +202,7 @@ def test_user_errors_are_one_line_with_exit_code_2(tmp_path, monkeypatch, capsys
         (("show", tmp_path / "r", "--rank", "5"), ("--rank 5 is out of range",)),
         (("show", tmp_path / "bad.json", "--rank", "2"), ("drop --rank",)),
         (("show", tmp_path / "empty"), ("no completed candidates",)),
-        (("show", tmp_path / "r", "-o", tmp_path / "x.jpg"), (".png or .svg",)),
+        (("show", tmp_path / "r", "-o", tmp_path / "x.jpg"), (".png, .svg or .pdf",)),
         (("plot", "nope", "--results-dir", tmp_path), ("no run 'nope'",)),
         (("plot", tmp_path / "empty"), ("no completed candidates",)),
     ]
