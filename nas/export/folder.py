@@ -308,7 +308,8 @@ def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path) -> None:
             )
     except ImportError as e:  # a torch without the older exporter asks for onnxscript here
         raise UserError(
-            f"--model-format onnx: torch's ONNX exporter needs {e.name or 'onnxscript'}: pip install onnxscript"
+            f"--model-format onnx: torch's ONNX exporter needs {e.name or 'onnxscript'}: "
+            "pip install onnxscript"
         ) from None
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
 
