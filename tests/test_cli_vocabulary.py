@@ -111,7 +111,14 @@ def test_old_spellings_are_rewritten_with_a_warning():
 
 
 def rendered_help(command: str) -> str:
-    result = runner.invoke(app, [command, "--help"], env={"TERMINAL_WIDTH": "400"})
+    import typer.rich_utils
+
+    # Wide enough that no help line wraps (typer reads TERMINAL_WIDTH once, at import).
+    width, typer.rich_utils.MAX_WIDTH = typer.rich_utils.MAX_WIDTH, 400
+    try:
+        result = runner.invoke(app, [command, "--help"])
+    finally:
+        typer.rich_utils.MAX_WIDTH = width
     assert result.exit_code == 0, result.output
     text = re.sub(r"[│╭╮╰╯─]", " ", result.output)
     return " ".join(text.split())
@@ -189,7 +196,7 @@ def test_bare_nas_prints_help_and_version_prints_version():
 
 
 def rendered_help_root() -> str:
-    return runner.invoke(app, ["--help"], env={"TERMINAL_WIDTH": "400"}).output
+    return runner.invoke(app, ["--help"]).output
 
 
 # -- counts and their display --
