@@ -240,3 +240,41 @@ def test_bad_choices_are_one_line_exit_2(tmp_path, args):
         result.output
     )
     assert list(tmp_path.iterdir()) == []
+
+
+# -- one unit for accuracy; known cells and PDF pictures wherever they fit --
+
+
+def test_results_show_accuracy_as_one_fraction_in_table_csv_and_json(tmp_path):
+    import csv
+    import io
+    import json
+
+    from tests.test_pictures import make_run
+
+    make_run(tmp_path / "r", "nb201", ["completed", "completed", "failed"])
+    common = ["results", "r", "--results-dir", str(tmp_path)]
+    as_json = json.loads(runner.invoke(app, [*common, "--format", "json"]).stdout)
+    as_csv = list(csv.DictReader(io.StringIO(runner.invoke(app, [*common, "--format", "csv"]).stdout)))
+    table = runner.invoke(app, [*common, "--format", "table"], env={"COLUMNS": "200"}).stdout
+    for row, line in zip(as_json, as_csv):
+        assert 0 < row["val_accuracy"] < 1 and float(line["val_accuracy"]) == pytest.approx(
+            row["val_accuracy"]
+        )
+        assert f"{row['val_accuracy']:.4f}" in table and human_count(row["params"]) in table
+        assert int(line["params"]) == row["params"]  # files keep the whole count
+
+
+def test_known_cells_and_pdf_pictures(tmp_path):
+    from tests.test_pictures import make_run
+
+    result = runner.invoke(app, ["show", "darts_v2", "-o", str(tmp_path / "cell.pdf")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "cell.pdf").read_bytes()[:5] == b"%PDF-"
+    make_run(tmp_path / "r", "nb201", ["completed", "completed"])
+    result = runner.invoke(app, ["plot", "r", "--results-dir", str(tmp_path), "-o", str(tmp_path / "p.pdf")])
+    assert result.exit_code == 0 and (tmp_path / "p.pdf").read_bytes()[:5] == b"%PDF-", result.output
+    from nas.arch_file import read_arch_file
+    from search_spaces.known_cells import DARTS_V2
+
+    assert read_arch_file("darts_v2") == DARTS_V2  # what `nas final --arch darts_v2` reads
