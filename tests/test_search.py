@@ -151,7 +151,7 @@ def test_existing_run_is_not_overwritten(local_ray, tmp_path):
         quiet=True,
     )
     with pytest.raises(
-        UserError, match="run 'once' already exists .* resume it with `nas search --resume once`"
+        UserError, match="run 'once' already exists .* resume it with `nas resume once`"
     ):
         run_search(
             config("once", space="nb201", trials=1),
@@ -369,7 +369,7 @@ def test_an_error_in_the_search_loop_ends_the_search_and_resume_continues(local_
         if row["proposal"] == 1:
             raise RuntimeError("listener broke")
 
-    with pytest.raises(SearchStopped, match=r"listener broke.*nas search --resume broken"):
+    with pytest.raises(SearchStopped, match=r"listener broke.*nas resume broken"):
         run_search(
             config("broken", space="nb201", trials=10, concurrency=2),
             results_dir=tmp_path,
