@@ -278,3 +278,41 @@ def test_known_cells_and_pdf_pictures(tmp_path):
     from search_spaces.known_cells import DARTS_V2
 
     assert read_arch_file("darts_v2") == DARTS_V2  # what `nas final --arch darts_v2` reads
+
+
+@pytest.mark.parametrize(
+    ("args", "gpus"),
+    [
+        (["--device", "cpu"], 0.0),
+        (["--device", "cuda"], 0.25),
+        (["--device", "cuda", "--gpus-per-trial", "1"], 1.0),
+    ],
+)
+def test_search_device_is_the_gpu_share(monkeypatch, tmp_path, args, gpus):
+    import nas.api
+
+    given = {}
+
+    def fake_search(**kwargs):
+        given.update(kwargs)
+        raise nas.errors.UserError("stop here")
+
+    monkeypatch.setattr(nas.api, "search", fake_search)
+    result = runner.invoke(app, ["search", "--results-dir", str(tmp_path), "--trials", "2k", *args])
+    assert result.exit_code == 2 and "stop here" in result.output
+    assert given["gpus_per_trial"] == gpus and given["trials"] == 2000
+    assert "strategy" not in given  # defaults shown in help are not passed: a TOML file may set them
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--device", "cuda:1"], "Ray gives each candidate its own GPU"),
+        (["--device", "cpu", "--gpus-per-trial", "1"], "--device cpu trains on CPUs"),
+    ],
+)
+def test_search_device_refusals(tmp_path, args, message):
+    result = runner.invoke(app, ["search", "--results-dir", str(tmp_path), *args])
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1 and message in lines[0], result.output
+    assert list(tmp_path.iterdir()) == []

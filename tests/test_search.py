@@ -150,9 +150,7 @@ def test_existing_run_is_not_overwritten(local_ray, tmp_path):
         evaluator=FakeEvaluator(),
         quiet=True,
     )
-    with pytest.raises(
-        UserError, match="run 'once' already exists .* resume it with `nas resume once`"
-    ):
+    with pytest.raises(UserError, match="run 'once' already exists .* resume it with `nas resume once`"):
         run_search(
             config("once", space="nb201", trials=1),
             results_dir=tmp_path,

@@ -16,6 +16,7 @@ from nas.commands.options import (
     SchedulerChoice,
     SpaceChoice,
     StrategyChoice,
+    parse_device,
     value,
 )
 from nas.errors import UserError
@@ -157,6 +158,17 @@ def search(
         ),
     ] = DEFAULTS["test_fraction"],
     address: Address = None,
+    device: Annotated[
+        str | None,
+        typer.Option(
+            parser=parse_device,
+            metavar="cpu|cuda",
+            show_default="cuda when the cluster has GPUs, else cpu",
+            rich_help_panel=CLUSTER,
+            help="Where candidates train: cpu is --gpus-per-trial 0; cuda needs GPUs (Ray gives each "
+            "candidate its own).",
+        ),
+    ] = None,
     gpus_per_trial: Annotated[
         float | None,
         typer.Option(
@@ -227,9 +239,16 @@ def search(
         "image_size": image_size,
         "test_fraction": test_fraction,
     }
+    if device is not None:
+        values["gpus_per_trial"] = _gpus_for(
+            device, gpus_per_trial if _given(ctx, "gpus_per_trial") else None
+        )
+        ctx_given = {"gpus_per_trial"}
+    else:
+        ctx_given = set()
     option = {"time_budget_s": "time_budget"}
     # Only what was given: the defaults shown in help are the TOML file's defaults too, not overrides of it.
-    flags = {k: v for k, v in values.items() if _given(ctx, option.get(k, k))}
+    flags = {k: v for k, v in values.items() if k in ctx_given or _given(ctx, option.get(k, k))}
     if resume is not None:
         fixed = sorted(k for k in flags if k not in ("trials", "time_budget_s", "address"))
         fixed += ["config"] if config else []
@@ -244,6 +263,24 @@ def search(
     else:
         run = api.search(config_file=config, results_dir=results_dir, quiet=quiet, **flags)
     _print_outcome(run.outcome)
+
+
+def _gpus_for(device: str, gpus_per_trial: float | None) -> float:
+    """--device as the GPU share Ray gives each candidate (Ray, not the search, picks which GPU)."""
+    if device.startswith("cuda:"):
+        raise UserError(
+            f"--device {device}: Ray gives each candidate its own GPU; use --device cuda "
+            "(and CUDA_VISIBLE_DEVICES to keep a search off some GPUs)"
+        )
+    if device == "cpu":
+        if gpus_per_trial:
+            raise UserError(
+                f"--device cpu trains on CPUs, but --gpus-per-trial {gpus_per_trial:g} asks for GPUs"
+            )
+        return 0.0
+    if gpus_per_trial == 0:
+        raise UserError("--device cuda trains on GPUs, but --gpus-per-trial 0 asks for none")
+    return 0.25 if gpus_per_trial is None else gpus_per_trial
 
 
 def _given(ctx: typer.Context, name: str) -> bool:
