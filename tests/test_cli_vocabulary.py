@@ -316,3 +316,20 @@ def test_search_device_refusals(tmp_path, args, message):
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert result.exit_code == 2 and len(lines) == 1 and message in lines[0], result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_shell_completion_offers_the_registry_names():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from nas.strategy_names import STRATEGY_NAMES
+
+    env = {**os.environ, "_NAS_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": "nas search --strategy "}
+    code = "import sys; sys.argv = ['nas']; from nas.cli import main; main()"
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert all(f'"{name}"' in out.stdout for name in STRATEGY_NAMES), out.stdout + out.stderr
