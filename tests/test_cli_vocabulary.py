@@ -333,3 +333,26 @@ def test_shell_completion_offers_the_registry_names():
         [sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, timeout=120
     )
     assert all(f'"{name}"' in out.stdout for name in STRATEGY_NAMES), out.stdout + out.stderr
+
+
+def test_benchmark_takes_strategies_comma_separated_or_repeated(monkeypatch):
+    import nas.bench.tabular
+
+    given = {}
+    monkeypatch.setattr(nas.bench.tabular, "benchmark_command", lambda **kwargs: given.update(kwargs))
+    args = [
+        "benchmark",
+        "--table",
+        "t.csv",
+        "--strategy",
+        "random,rl",
+        "--strategy",
+        "evolution",
+        "--trials",
+        "1k",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert given["strategies"] == "random,rl,evolution" and given["budget"] == 1000
+    runner.invoke(app, ["benchmark", "--table", "t.csv"])
+    assert given["strategies"] == "random,evolution,rl"

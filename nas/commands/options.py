@@ -84,7 +84,7 @@ def CountOption(*names: str, help: str, **kwargs) -> typer.models.OptionInfo:  #
     return typer.Option(*names, parser=parse_count, metavar="N", help=help, **kwargs)
 
 
-def parse_strategies(text: str) -> list[str]:
+def parse_strategies(text: str) -> str:
     """Strategy names, comma-separated (random,evolution) or one per --strategy, checked against the
     registry's names."""
     names = [n.strip() for n in text.split(",") if n.strip()]
@@ -94,7 +94,7 @@ def parse_strategies(text: str) -> list[str]:
             f"unknown strategy {', '.join(map(repr, unknown)) or '(none given)'}; choose from "
             f"{', '.join(STRATEGY_NAMES)}"
         )
-    return names
+    return ",".join(names)
 
 
 STRATEGIES_METAVAR = "|".join(STRATEGY_NAMES) + ",..."
