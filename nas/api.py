@@ -265,6 +265,7 @@ class Run:
         seed: int = 0,
         device: str | None = None,
         epochs: int | None = None,
+        flip: str | None = None,
         init_from: str | os.PathLike | None = None,
         output: str | os.PathLike | None = None,
         image_size: int | None = None,
@@ -279,7 +280,9 @@ class Run:
         data           the images (default: the run's), as `search`'s `data`
         seed           seeds weights, augmentation and batch order (default 0)
         device         "cuda", "cuda:N" or "cpu" (default: cuda when torch sees a GPU)
-        epochs         train this many epochs instead of the preset's
+        epochs         train exactly this many epochs (default: the preset's final length, docs/training.md)
+        flip           random horizontal flips: "auto" (the preset's default: off for left-right asymmetric
+                       classes such as digits), "on" or "off"
         init_from      fine-tune from these weights (a final.pt or an export folder)
         output         folder for final.json and final.pt (default: the run's folder; with `init_from`,
                        results/finetune-HASH, never over the run's own final.pt)
@@ -289,6 +292,7 @@ class Run:
         rank           the rank-th candidate (by accuracy, or within `pareto_pick`)"""
         from nas.export.folder import load_init
         from nas.train.final import resolve_preset, resolve_target, run_final
+        from nas.viz.error_pictures import draw_error_pictures
 
         chosen = resolve_preset(preset)
         init = load_init(init_from) if init_from is not None else None
@@ -307,6 +311,8 @@ class Run:
             image_size=image_size,
             test_fraction=config.test_fraction if test_fraction is None else test_fraction,
             epochs=epochs,
+            flip=flip,
+            error_pictures=draw_error_pictures,
         )
 
     @python_api(renamed={"out": "output"})

@@ -7,5 +7,4 @@ so a strategy added to the registry is added here too.
 
 from __future__ import annotations
 
-STRATEGY_NAMES: tuple[str, ...] = ("evolution", "random", "rl")
-DEFAULT_STRATEGY = "evolution"
+STRATEGY_NAMES: tuple[str, ...] = ("bo", "evolution", "random", "rl")

@@ -91,6 +91,14 @@ def benchmark(
             help="Images for --warm-start's scoring batch: a CIFAR-10 folder or Parquet pair.",
         ),
     ] = None,
+    scores: Annotated[
+        str | None,
+        typer.Option(
+            show_default="none",
+            help="Training-free scores of every row for bo: a .csv/.parquet file (arch + score columns) or "
+            "'compute' (scored here, cached).",
+        ),
+    ] = None,
 ) -> None:
     """Compare strategies on a tabular benchmark in-process: best metric so far, queries to the top 0.1%."""
     from nas.bench.tabular import benchmark_command
@@ -116,6 +124,7 @@ def benchmark(
         max_latency_ms=max_latency_ms,
         warm_start=warm_start,
         score_data=data,
+        scores=scores,
     )
 
 

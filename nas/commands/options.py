@@ -166,6 +166,7 @@ def arch_help() -> str:
 # them in no help. Remove them in the release after next.
 RENAMED: dict[str, dict[str, str]] = {
     "results": {"--top": "--top-k"},
+    "plot": {"--top": "--top-k"},
     "score": {"--top": "--top-k", "--sample": "--trials"},
     "export": {"--out": "--output", "--format": "--model-format"},
     "benchmark": {"--strategies": "--strategy", "--budget": "--trials", "--score-data": "--data"},

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from nas.commands.options import OutputOption, ResultsDir, arch_help
+from nas.commands.options import OutputOption, ResultsDir, TopKOption, arch_help
 from nas.errors import UserError
 
 PICTURE_SUFFIXES = (".png", ".svg", ".pdf")  # matplotlib writes each by the suffix
@@ -85,14 +85,28 @@ def plot(
         bool,
         typer.Option("--scores", help="Plot training-free scores vs validation accuracy instead (one run)."),
     ] = False,
+    curves: Annotated[
+        bool,
+        typer.Option(
+            "--curves",
+            help="Plot train vs validation loss and accuracy per epoch of the top candidates instead "
+            "(one run).",
+        ),
+    ] = False,
+    top_k: Annotated[int, TopKOption(help="With --curves: how many candidates, best first.")] = 4,
 ) -> None:
     """Plot search progress: best accuracy so far vs candidates and vs time, and accuracy vs size."""
     from nas.runs.folder import DEFAULT_RESULTS_DIR, open_run
     from nas.viz.progress_plot import plot_progress
 
     folders = [open_run(name, results_dir) for name in runs]
+    if scores and curves:
+        raise UserError("--scores and --curves draw different pictures; give one of them")
     if scores:
         _plot_scores(folders, output)
+        return
+    if curves:
+        _plot_curves(folders, output, top_k)
         return
     if output is None:
         if len(folders) == 1:
@@ -103,6 +117,15 @@ def plot(
                 / f"progress_{'_vs_'.join(f.name for f in folders)}.png"
             )
     path = plot_progress(folders, _check_output(output))
+    typer.echo(f"wrote {path}")
+
+
+def _plot_curves(folders, output: Path | None, top: int) -> None:
+    from nas.viz.curves_plot import plot_curves
+
+    if len(folders) != 1:
+        raise UserError("--curves plots one run; give a single RUN")
+    path = plot_curves(folders[0], _check_output(output or folders[0].path / "curves.png"), top)
     typer.echo(f"wrote {path}")
 
 

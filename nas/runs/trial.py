@@ -53,6 +53,8 @@ class Trial:
     score_synflow: float | None = None
     score_meco: float | None = None
     score_az_expressivity: float | None = None
+    # Per-epoch curves as JSON text (nas.train.curves: train/val loss and accuracy, lr); None when none.
+    curves: str | None = None
 
     def to_row(self) -> dict[str, Any]:
         row = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -156,6 +158,8 @@ def result_fields(result: Mapping[str, Any]) -> dict[str, Any]:
             fields[name] = None
         else:
             fields[name] = int(value) if name in _COUNTS else float(value)
+    curves = result.get("curves")
+    fields["curves"] = curves if isinstance(curves, str) else None  # JSON text; anything else is not kept
     if completed and problems:
         fields.update(
             status=CandidateStatus.FAILED, val_accuracy=None, error="invalid result: " + "; ".join(problems)

@@ -22,7 +22,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 @dataclass(frozen=True)
 class SearchConfig:
     name: str
-    strategy: str = "evolution"
+    strategy: str = "bo"  # ahead of evolution at every budget on both NB201 tables (docs/search-quality.md)
     strategy_options: dict[str, Any] = field(default_factory=dict)  # e.g. population, sample_size
     space: str = "nasnet"
     space_options: dict[str, Any] = field(default_factory=dict)  # e.g. ops, num_blocks
