@@ -285,7 +285,10 @@ runner = CliRunner()
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--strategy", "annealing"], "--strategy: 'annealing' is not one of 'evolution', 'random', 'rl'"),
+        (
+            ["--strategy", "annealing"],
+            "--strategy: 'annealing' is not one of 'bo', 'evolution', 'random', 'rl'",
+        ),
         (["--space", "nope"], "--space: 'nope' is not one of 'nasnet', 'nb201'"),
         (["--trials", "0"], "trials: 0 must be at least 1"),
         (["--scheduler", "hyperband"], "--scheduler: 'hyperband' is not one of 'none', 'asha'"),
