@@ -372,7 +372,7 @@ def test_bad_conditions(text, message):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--max-params", "-5"], "max_params: -5 must be a positive number"),
+        (["--max-params", "-5"], "--max-params: '-5' is not a count"),
         (["--max-latency-ms", "0"], "max_latency_ms: 0.0 must be a positive number"),
         (["--objectives", "val_accuracy,size"], "objectives: unknown objective size"),
         (["--objectives", "params,params"], "objectives list one twice"),
