@@ -399,4 +399,4 @@ def test_bad_goal_is_one_line_exit_2(tmp_path_factory, capsys, args, message, mo
 
 def test_bad_benchmark_goal_is_one_line_exit_2(tmp_path, capsys):
     code, out, err = run_cli(["benchmark", "--table", tmp_path / "t.csv", "--max-flops", "-1"], capsys)
-    assert code == 2 and "--max-flops must be a positive number" in err and not out
+    assert code == 2 and "--max-flops: '-1' is not a count" in err and not out
