@@ -34,6 +34,10 @@ def open_run(name, results_dir=None):
     return open_existing(name, results_dir)
 
 
+def __dir__():
+    return sorted(set(globals()) | set(__all__))  # Run is imported on first use, and listed
+
+
 def __getattr__(name):
     if name == "Run":
         from nas.api import Run

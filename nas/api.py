@@ -15,10 +15,14 @@ two in step), validated by the same `build_config`/`make_config` as `nas search`
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from nas.api_calls import python_api, suggestion
+from nas.errors import UserError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,6 +33,7 @@ if TYPE_CHECKING:
     from nas.searching.driver import SearchOutcome
 
 
+@python_api()
 def search(
     *,
     strategy: str | None = None,
@@ -96,25 +101,51 @@ def search(
                       median image size, at most 64)
     test_fraction     share of each class tested when `data` is one folder per class (default 0.2)
 
-    `results_dir` holds the run folder (default: $NAS_RESULTS_DIR or results/); `quiet` prints one line per
-    candidate instead of a live table; `evaluator` replaces candidate training (see
-    nas.searching.candidate.Evaluator). A bad setting raises nas.errors.UserError before anything is written;
-    an error of the search itself raises nas.errors.SearchStopped once its results are saved (resume it)."""
+    `config_file` is a TOML file of these settings (its keys are the names above); `results_dir` holds the run
+    folder (default: $NAS_RESULTS_DIR or results/); `quiet` prints one line per candidate instead of a live
+    table; `evaluator` replaces candidate training (see nas.searching.candidate.Evaluator). Counts such as
+    `max_params` are plain numbers here (250_000); the command line also reads 250k.
+
+    A bad setting raises nas.errors.UserError (one line naming the setting, with a close match for a
+    misspelt one) before anything is written; an error of the search itself raises nas.errors.SearchStopped
+    once its results are saved (resume it with `nas.open_run(name).resume()`)."""
     from nas.searching.config import build_config
     from nas.searching.driver import run_search
 
     settings = {k: v for k, v in locals().items() if k in _SETTINGS}
     if data is not None:
         settings["data"] = os.fspath(data)
+    if config_file is not None:
+        _check_toml_keys(config_file)
     config = build_config(settings, config_file)
     outcome = run_search(config, results_dir=_results_dir(results_dir), evaluator=evaluator, quiet=quiet)
     return Run(outcome.run, outcome)
 
 
 _NOT_SETTINGS = ("config_file", "results_dir", "quiet", "evaluator")
-_SETTINGS = frozenset(search.__code__.co_varnames[: search.__code__.co_kwonlyargcount]) - set(_NOT_SETTINGS)
+_SETTINGS = frozenset(inspect.signature(search).parameters) - set(_NOT_SETTINGS)
 
 
+def _check_toml_keys(path: str | os.PathLike) -> None:
+    """A TOML file's keys are search's settings: a misspelt one is named with its closest match, and the
+    list offered is the settings, not the run record's internal keys (data_spec)."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            keys = set(tomllib.load(f))
+    except (OSError, tomllib.TOMLDecodeError):
+        return  # build_config says what is wrong with the file itself
+    unknown = sorted(keys - _SETTINGS)
+    if unknown:
+        raise UserError(
+            f"config file {path}: unknown key {unknown[0]}{suggestion(unknown[0], sorted(_SETTINGS))}"
+            + (f" (and {', '.join(unknown[1:])})" if len(unknown) > 1 else "")
+            + f"; the keys are search's settings: {', '.join(sorted(_SETTINGS))}"
+        )
+
+
+@python_api()
 def open_run(name: str | os.PathLike, results_dir: str | os.PathLike | None = None) -> Run:
     """An existing run, by name (under `results_dir`, $NAS_RESULTS_DIR or results/) or by folder path."""
     from nas.runs.folder import RunFolder
@@ -204,6 +235,7 @@ class Run:
         path = self.folder.final_record_path
         return json.loads(path.read_text()) if path.exists() else None
 
+    @python_api()
     def resume(
         self,
         *,
@@ -211,7 +243,7 @@ class Run:
         time_budget_s: float | None = None,
         address: str | None = None,
         quiet: bool = False,
-        evaluator=None,
+        evaluator: Evaluator | None = None,
     ) -> Run:
         """Continue the run where it stopped (after Ctrl-C, a kill or a crash), optionally with a larger
         budget or another cluster address; the other settings are the saved ones."""
@@ -224,6 +256,7 @@ class Run:
         self.outcome = run_search(resume=self.path, overrides=overrides, evaluator=evaluator, quiet=quiet)
         return self
 
+    @python_api()
     def final(
         self,
         preset: str = "final",
@@ -231,46 +264,76 @@ class Run:
         data: str | os.PathLike | None = None,
         seed: int = 0,
         device: str | None = None,
+        epochs: int | None = None,
+        flip: str | None = None,
+        init_from: str | os.PathLike | None = None,
+        output: str | os.PathLike | None = None,
+        image_size: int | None = None,
+        test_fraction: float | None = None,
         pareto_pick: str | None = None,
         rank: int = 1,
     ) -> dict[str, Any]:
-        """Train the best candidate on all training images and score it on the test set (`nas final`); writes
-        final.pt and final.json into the run folder and returns the record. `data` defaults to the run's."""
+        """Train the chosen candidate on all training images and score it on the test set (`nas final RUN`);
+        writes final.pt and final.json and returns the record.
+
+        preset         how it is trained: "final" (default), "proxy", "cpu", "smoke" (nas.train.presets)
+        data           the images (default: the run's), as `search`'s `data`
+        seed           seeds weights, augmentation and batch order (default 0)
+        device         "cuda", "cuda:N" or "cpu" (default: cuda when torch sees a GPU)
+        epochs         train exactly this many epochs (default: the preset's final length, docs/training.md)
+        flip           random horizontal flips: "auto" (the preset's default: off for left-right asymmetric
+                       classes such as digits), "on" or "off"
+        init_from      fine-tune from these weights (a final.pt or an export folder)
+        output         folder for final.json and final.pt (default: the run's folder; with `init_from`,
+                       results/finetune-HASH, never over the run's own final.pt)
+        image_size     pixels (default: the size the run's data resolved to, for the run's data)
+        test_fraction  share of each class tested when `data` is one folder per class (default: the run's)
+        pareto_pick    train the most accurate Pareto-front candidate meeting a condition ("params<250k")
+        rank           the rank-th candidate (by accuracy, or within `pareto_pick`)"""
+        from nas.export.folder import load_init
         from nas.train.final import resolve_preset, resolve_target, run_final
         from nas.viz.error_pictures import draw_error_pictures
 
         chosen = resolve_preset(preset)
-        target = resolve_target(str(self.path), pareto_pick=pareto_pick, rank=rank)
+        init = load_init(init_from) if init_from is not None else None
+        target = resolve_target(str(self.path), output=output, init=init, pareto_pick=pareto_pick, rank=rank)
         own = data is None  # the run's data at the size it resolved to, and the run's test split
-        spec = self.config.data_spec
+        config = self.config
+        spec = config.data_spec
+        if image_size is None and own:
+            image_size = config.image_size if spec is None else spec.image_size
         return run_final(
             target,
             chosen,
-            data_path=self.config.data if own else data,
+            data_path=config.data if own else data,
             seed=seed,
             device=device,
-            image_size=(self.config.image_size if spec is None else spec.image_size) if own else None,
-            test_fraction=self.config.test_fraction,
+            image_size=image_size,
+            test_fraction=config.test_fraction if test_fraction is None else test_fraction,
+            epochs=epochs,
+            flip=flip,
             error_pictures=draw_error_pictures,
         )
 
+    @python_api(renamed={"out": "output"})
     def export(
         self,
-        out: str | os.PathLike,
+        output: str | os.PathLike,
         *,
         rank: int | None = None,
-        formats: tuple[str, ...] = ("py",),
+        formats: tuple[str, ...] | list[str] = ("py",),
         weights: str | os.PathLike | None = None,
         batch_size: int = 1,
         overwrite: bool = False,
         pareto_pick: str | None = None,
     ) -> Path:
-        """Write the rank-th best candidate as plain PyTorch (`nas export`): model.py, weights.pt, arch.json,
-        metadata.json, and any other `formats` (torchscript, onnx). Returns the export folder; load it with
-        `nas.load`. Weights: `weights` (a nas checkpoint), else the run's final.pt when it holds this
-        architecture, else, for the best candidate, the weights it was trained to during the search
-        (best.pt). `pareto_pick` ("params<1e6"): the most accurate Pareto-front candidate meeting it, or with
-        `rank` the rank-th (nas/runs/front.py)."""
+        """Write the rank-th best candidate as plain PyTorch (`nas export RUN -o OUTPUT`): model.py,
+        weights.pt, arch.json, metadata.json, and any other `formats` ("torchscript", "onnx"). Returns the
+        export folder; load it with `nas.load`. Weights: `weights` (a nas checkpoint), else the run's final.pt
+        when it holds this architecture, else, for the best candidate, the weights it was trained to during
+        the search (best.pt). `pareto_pick` ("params<250k"): the most accurate Pareto-front candidate meeting
+        it, or with `rank` the rank-th (nas/runs/front.py). `batch_size`: the ONNX input's fixed batch;
+        `overwrite`: replace an existing folder."""
         from nas.export import folder
 
         if weights is None and rank in (None, 1) and pareto_pick is None:
@@ -280,7 +343,8 @@ class Run:
             import warnings
 
             warnings.warn(source.warning, stacklevel=2)
-        return folder.export(source, out, tuple(formats), batch_size=batch_size, overwrite=overwrite).path
+        formats = tuple(dict.fromkeys(str(f).lower() for f in formats))
+        return folder.export(source, output, formats, batch_size=batch_size, overwrite=overwrite).path
 
     def _search_weights_of_best(self) -> Path | None:
         """best.pt when it holds the best candidate and final.pt does not (final training wins)."""
@@ -297,5 +361,5 @@ class Run:
 
         rows = self.folder.trials()
         best = best_of(rows)
-        best_text = "none yet" if best is None else f"{100 * best['val_accuracy']:.2f}%"
+        best_text = "none yet" if best is None else f"{best['val_accuracy']:.4f}"
         return f"<Run {self.name}: {len(rows)} candidates, best validation accuracy {best_text}; {self.path}>"

@@ -14,14 +14,31 @@ from nas.errors import UserError
 from search_spaces import Architecture
 
 
+def is_known_cell(name: str | os.PathLike) -> bool:
+    """Whether `name` is a published cell of search_spaces.known_cells (and no file of that name exists)."""
+    from search_spaces.known_cells import KNOWN_CELLS
+
+    return str(name) in KNOWN_CELLS and not Path(name).exists()
+
+
 def read_arch_json(path: str | os.PathLike) -> dict[str, Any]:
     """The JSON object in `path`, checked only for being an architecture's (an object with a "space" key), so
-    a caller can look at its space before reading it with that space's options."""
+    a caller can look at its space before reading it with that space's options. A known cell's name
+    (search_spaces.known_cells, e.g. darts_v2) stands for that cell wherever an architecture file is taken."""
+    if is_known_cell(path):
+        from search_spaces.known_cells import KNOWN_CELLS
+
+        return json.loads(search_spaces.to_json(KNOWN_CELLS[str(path)]))
     path = Path(path)
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise UserError(f"no architecture file {path}; save one with search_spaces.to_json") from None
+        from search_spaces.known_cells import KNOWN_CELLS
+
+        raise UserError(
+            f"no architecture file {path}; pass a JSON file saved with search_spaces.to_json or a known cell "
+            f"({', '.join(sorted(KNOWN_CELLS))})"
+        ) from None
     except (OSError, UnicodeDecodeError) as e:
         raise UserError(
             f"cannot read architecture file {path} ({type(e).__name__}); pass a JSON file "

@@ -4,11 +4,14 @@ nas/commands/ and is registered here; user mistakes become one-line errors with 
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import click
 import typer
 from typer.core import TyperGroup
 
+from nas.api_calls import command_line
+from nas.commands.options import rename_args
 from nas.errors import SearchStopped, UserError, one_line
 
 try:  # typer 0.2x carries its own copy of click; older ones use click itself
@@ -24,7 +27,8 @@ class _Commands(TyperGroup):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with command_line():  # the library's messages keep their flags (nas.api_calls)
+                return super().invoke(ctx)
         except UserError as e:
             _fail(str(e))
         except UsageError as e:
@@ -34,16 +38,25 @@ class _Commands(TyperGroup):
             raise typer.Exit(1) from None
 
     def make_context(self, info_name, args, parent=None, **extra):
+        if not args and parent is None:  # bare `nas`: the help, as `nas --help` prints it
+            args = ["--help"]
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except UsageError as e:  # options of `nas` itself
             _fail(_usage_message(e))
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name, command, rest = super().resolve_command(ctx, args)
+        rest, warnings = rename_args(name, rest) if name is not None else (rest, [])
+        for warning in warnings:
+            typer.echo(warning, err=True)
+        return name, command, rest
+
 
 def _usage_message(e: UsageError) -> str:
     if isinstance(e, BadParameter) and e.param is not None and not isinstance(e, MissingParameter):
         what = "/".join(e.param.opts) if e.param.param_type_name == "option" else e.param.human_readable_name
-        message = f"{what}: {e.message}"
+        message = f"{what}: {e.message.removeprefix('Value error, ')}"  # typer's pydantic check adds it
     else:
         message = e.format_message()
     path = e.ctx.command_path if e.ctx is not None else "nas"
@@ -60,14 +73,26 @@ app = typer.Typer(
     cls=_Commands,
     name="nas",
     help="Neural architecture search over cell search spaces (random, evolution, REINFORCE) on your images.",
-    no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion; choices complete from the registries
     pretty_exceptions_enable=False,
 )
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from nas._version import __version__
+
+        typer.echo(f"nas {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
     """Neural architecture search over cell search spaces (random, evolution, REINFORCE) on your images."""
 
 

@@ -12,4 +12,4 @@ def one_line(error: BaseException | str) -> str:
 
 class SearchStopped(Exception):
     """A search ended early on an error of its own (not a candidate's: those are failed candidates); its
-    records are saved and `nas search --resume RUN` continues it. The CLI prints it as one line."""
+    records are saved and `nas resume RUN` continues it. The CLI prints it as one line."""

@@ -136,7 +136,7 @@ def test_missing_data_exits_2_with_one_line_and_writes_nothing(tmp_path, monkeyp
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--preset", "huge"], "unknown preset 'huge'; choose one of smoke, cpu, proxy, final"),
+        (["--preset", "huge"], "--preset: 'huge' is not one of 'smoke', 'cpu', 'proxy', 'final'"),
         ([], "name a run (nas final RUN) or an architecture file"),
         (["--arch", "missing.json"], "no architecture file missing.json"),
         (["nope", "--results-dir", "."], "no run 'nope'"),

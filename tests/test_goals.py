@@ -308,11 +308,11 @@ def test_benchmark_command_reports_the_goal(small_table, tmp_path, capsys):
                 "benchmark",
                 "--table",
                 path,
-                "--strategies",
+                "--strategy",
                 "random,evolution",
                 "--seeds",
                 3,
-                "--budget",
+                "--trials",
                 25,
                 "--objectives",
                 "val_accuracy,params",
@@ -372,7 +372,7 @@ def test_bad_conditions(text, message):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--max-params", "-5"], "max_params: -5 must be a positive number"),
+        (["--max-params", "-5"], "--max-params: '-5' is not a count"),
         (["--max-latency-ms", "0"], "max_latency_ms: 0.0 must be a positive number"),
         (["--objectives", "val_accuracy,size"], "objectives: unknown objective size"),
         (["--objectives", "params,params"], "objectives list one twice"),
@@ -399,4 +399,4 @@ def test_bad_goal_is_one_line_exit_2(tmp_path_factory, capsys, args, message, mo
 
 def test_bad_benchmark_goal_is_one_line_exit_2(tmp_path, capsys):
     code, out, err = run_cli(["benchmark", "--table", tmp_path / "t.csv", "--max-flops", "-1"], capsys)
-    assert code == 2 and "--max-flops must be a positive number" in err and not out
+    assert code == 2 and "--max-flops: '-1' is not a count" in err and not out

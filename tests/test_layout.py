@@ -118,14 +118,14 @@ def test_architecture_values_import_no_torch():
 # higher one: training, pictures and export read runs through the records layer (nas.runs), not through the
 # orchestration (nas.searching), and the orchestration is driven only by the API and the commands above it.
 LAYERS = (
-    ("errors", "atomic", "arch_file", "_version", "provenance", "score_names"),  # plain helpers
+    ("errors", "atomic", "arch_file", "_version", "provenance", "score_names", "strategy_names"),  # helpers
     ("runs",),  # the run folder, Trial records, the ranking rule, the Pareto front
     ("train",),  # data, DataSpec, presets, the training loop, checkpoints, final training
     ("scores",),  # training-free scores
     ("export", "viz"),  # export folders; pictures
     ("bench",),  # tabular benchmarks of the strategies
     ("searching",),  # the search's orchestration (config, driver, Ray Tune glue)
-    ("api",),  # nas.search, nas.open_run, Run
+    ("api", "api_calls"),  # nas.search, nas.open_run, Run; their argument checks and messages
     ("commands", "cli", "__main__", ""),  # the CLI, and `nas` itself (the package's facade)
 )
 LEVEL = {name: level for level, names in enumerate(LAYERS) for name in names}

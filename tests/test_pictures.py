@@ -202,7 +202,7 @@ def test_user_errors_are_one_line_with_exit_code_2(tmp_path, monkeypatch, capsys
         (("show", tmp_path / "r", "--rank", "5"), ("--rank 5 is out of range",)),
         (("show", tmp_path / "bad.json", "--rank", "2"), ("drop --rank",)),
         (("show", tmp_path / "empty"), ("no completed candidates",)),
-        (("show", tmp_path / "r", "-o", tmp_path / "x.jpg"), (".png or .svg",)),
+        (("show", tmp_path / "r", "-o", tmp_path / "x.jpg"), (".png, .svg or .pdf",)),
         (("plot", "nope", "--results-dir", tmp_path), ("no run 'nope'",)),
         (("plot", tmp_path / "empty"), ("no completed candidates",)),
     ]
@@ -290,7 +290,7 @@ def test_plot_curves_draws_train_vs_validation_of_the_top_candidates(tmp_path):
             )
     write_trials(run.trials_path, rows)
     assert [r["curves"] is not None for r in run.trials()] == [True, False, True, False]  # a Parquet column
-    result = invoke("plot", "c", "--results-dir", tmp_path, "--curves", "--top", "2")
+    result = invoke("plot", "c", "--results-dir", tmp_path, "--curves", "--top-k", "2")
     assert result.exit_code == 0, result.output
     assert_png(tmp_path / "c" / "curves.png")
 

@@ -303,12 +303,12 @@ def test_tabular_warm_start_scores_once_and_starts_every_strategy_there(tmp_path
         "benchmark",
         "--table",
         tmp_path / "t.parquet",
-        "--strategies",
+        "--strategy",
         "random,evolution,rl",
         "--seeds",
         "2",
     ]
-    args += ["--budget", "5", "--workers", "1", "--warm-start", "3", "--score-data", data, "--output"]
+    args += ["--trials", "5", "--workers", "1", "--warm-start", "3", "--data", data, "--output"]
     from typer.testing import CliRunner
 
     result = CliRunner().invoke(app, [*map(str, args), str(tmp_path / "curves.parquet")])

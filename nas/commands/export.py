@@ -7,36 +7,45 @@ from typing import Annotated
 
 import typer
 
-from nas.commands.options import ResultsDir
+from nas.commands.options import CountOption, ModelFormat, OutputOption, ResultsDir, arch_help, value
 
 
 def export(
     run: Annotated[str | None, typer.Argument(help="Run name (under --results-dir) or run folder.")] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Export folder to create.")] = ...,
-    fmt: Annotated[
-        list[str] | None,
-        typer.Option("--format", "-f", help="py (default; always written), torchscript, onnx. Repeatable."),
+    output: Annotated[Path, OutputOption("Export folder to create.")] = ...,
+    model_format: Annotated[
+        list[ModelFormat] | None,
+        typer.Option(
+            "--model-format",
+            "-f",
+            show_default="py",
+            help="Formats to write besides model.py (always written). Repeatable.",
+        ),
     ] = None,
     rank: Annotated[
-        int | None, typer.Option(help="Export the K-th best completed candidate (default 1).")
+        int | None,
+        typer.Option(min=1, show_default="1", help="Export the K-th best completed candidate."),
     ] = None,
     arch: Annotated[
-        str | None, typer.Option(help="Architecture JSON file (or a known cell name) instead of a run's.")
+        str | None,
+        typer.Option(show_default="the run's", help=arch_help().removesuffix(".") + "; instead of a run's."),
     ] = None,
     weights: Annotated[
         Path | None,
         typer.Option(
-            help="nas checkpoint with the weights (default: the run's final.pt if it holds this arch)."
+            show_default="the run's final.pt when it holds this architecture, else fresh weights",
+            help="nas checkpoint with the weights.",
         ),
     ] = None,
     results_dir: ResultsDir = None,
-    batch_size: Annotated[int, typer.Option(help="Batch size of the fixed ONNX input shape.")] = 1,
+    batch_size: Annotated[int, CountOption(help="Batch size of the fixed ONNX input shape.")] = 1,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing export folder.")] = False,
     pareto_pick: Annotated[
         str | None,
         typer.Option(
+            show_default="the most accurate candidate",
             help='Export the most accurate Pareto-front candidate meeting a condition, e.g. "params<1e6" '
-            "(--rank K: the K-th); 'all' keeps the whole front."
+            "(--rank K: the K-th); 'all' keeps the whole front.",
         ),
     ] = None,
 ) -> None:
@@ -46,8 +55,8 @@ def export(
     source = folder.resolve_source(run, results_dir, rank, arch, weights, pareto_pick=pareto_pick)
     if source.warning:
         typer.echo(f"warning: {source.warning}", err=True)
-    formats = tuple(dict.fromkeys(f.lower() for f in (fmt or ["py"])))
-    result = folder.export(source, out, formats, batch_size=batch_size, overwrite=overwrite)
+    formats = tuple(dict.fromkeys(value(f) for f in (model_format or ["py"])))
+    result = folder.export(source, output, formats, batch_size=batch_size, overwrite=overwrite)
     meta = result.metadata
     accuracy = "n/a" if meta["test_accuracy"] is None else f"{meta['test_accuracy']:.4f}"
     typer.echo(

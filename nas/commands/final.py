@@ -9,7 +9,16 @@ from typing import Annotated
 
 import typer
 
-from nas.commands.options import ResultsDir
+from nas.commands.options import (
+    DATA_HELP,
+    CountOption,
+    Device,
+    OutputOption,
+    PresetChoice,
+    ResultsDir,
+    arch_help,
+    value,
+)
 from nas.train.presets import FLIP_MODES
 
 FlipMode = enum.StrEnum("FlipMode", {mode: mode for mode in FLIP_MODES})
@@ -21,68 +30,73 @@ def final(
     ] = None,
     results_dir: ResultsDir = None,
     arch: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
-            help="Train this architecture (JSON from search_spaces.to_json) instead of the run's best."
+            show_default="the run's best", help=arch_help().removesuffix(".") + "; trained instead."
         ),
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option(help="Output folder when no RUN is given (default: results/final-<arch_hash>)."),
-    ] = None,
-    preset: Annotated[str, typer.Option(help="Training preset: smoke, proxy or final.")] = "final",
-    data: Annotated[
-        str | None,
-        typer.Option(
-            help="Image folder (train/<class>/ + test/<class>/, or <class>/), train/test.parquet, "
-            "cifar-10-batches-py, or a dataset name (cifar10, cifar100, svhn, fashionmnist, mnist). "
-            "Default: the run's data, else CIFAR-10.",
-            envvar="NAS_DATA",
+        OutputOption(
+            "Folder for final.json and final.pt.",
+            "the run's folder; else results/final-HASH, or results/finetune-HASH with --init-from",
         ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seeds weights, augmentation and batch order.")] = 0,
-    device: Annotated[
-        str | None, typer.Option(help="cuda, cuda:N or cpu (default: cuda if available).")
+    preset: Annotated[PresetChoice, typer.Option(help="How the network is trained.")] = PresetChoice.final,
+    data: Annotated[
+        str | None,
+        typer.Option(help=DATA_HELP, envvar="NAS_DATA", show_default="the run's data, else cifar10"),
     ] = None,
+    seed: Annotated[int, typer.Option(help="Seeds weights, augmentation and batch order.")] = 0,
+    device: Device = None,
     image_size: Annotated[
         int | None,
         typer.Option(
-            help="Resize images to N x N pixels (default: the run's; else 32 for the CIFAR family, "
-            "else the median image size, at most 64)."
+            metavar="PIXELS",
+            show_default="the run's; else 32 for the CIFAR family, else the median image size, at most 64",
+            help="Resize images to N x N pixels.",
         ),
     ] = None,
     test_fraction: Annotated[
         float | None,
-        typer.Option(help="Share of each class tested when --data is one folder per class (default: 0.2)."),
+        typer.Option(
+            show_default="the run's, else 0.2",
+            help="Share of each class tested when --data is one folder per class.",
+        ),
     ] = None,
     epochs: Annotated[
         int | None,
-        typer.Option(
-            help="Train exactly this many epochs instead of the preset's final length (which follows the "
-            "data: docs/training.md)."
+        CountOption(
+            show_default="the preset's final length, which follows the data: docs/training.md",
+            help="Train exactly this many epochs.",
         ),
     ] = None,
     flip: Annotated[
         FlipMode | None,
         typer.Option(
+            show_default="the preset's: auto",
             help="Random horizontal flips while training; auto: off when the classes are left-right "
-            "asymmetric (digits, text). Default: the preset's (auto)."
+            "asymmetric (digits, text).",
         ),
     ] = None,
     init_from: Annotated[
         Path | None,
         typer.Option(
+            show_default="fresh weights",
             help="Fine-tune from these trained weights (a final.pt checkpoint or an export folder); "
-            "the classifier is replaced when the class count differs."
+            "the classifier is replaced when the class count differs.",
         ),
     ] = None,
     pareto_pick: Annotated[
         str | None,
         typer.Option(
-            help='Train the most accurate Pareto-front candidate meeting a condition, e.g. "params<1e6".'
+            show_default="the most accurate candidate",
+            help='Train the most accurate Pareto-front candidate meeting a condition, e.g. "params<1e6".',
         ),
     ] = None,
-    rank: Annotated[int, typer.Option(help="The K-th candidate (by accuracy, or within --pareto-pick).")] = 1,
+    rank: Annotated[
+        int, typer.Option(min=1, help="The K-th candidate (by accuracy, or within --pareto-pick).")
+    ] = 1,
 ) -> None:
     """Train a run's best architecture (or --arch) on the whole training set; write final.json and
     final.pt."""
@@ -90,7 +104,7 @@ def final(
     from nas.viz.error_pictures import draw_error_pictures
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    chosen = resolve_preset(preset)  # a bad preset name fails before any data is read
+    chosen = resolve_preset(value(preset))  # a bad preset name fails before any data is read
     if pareto_pick is not None and (run is None or arch is not None):
         from nas.errors import UserError
 
@@ -116,7 +130,7 @@ def final(
         image_size=image_size if image_size is not None else run_data.get("image_size"),
         test_fraction=test_fraction if test_fraction is not None else run_data.get("test_fraction", 0.2),
         epochs=epochs,
-        flip=flip.value if flip is not None else None,
+        flip=value(flip),
         error_pictures=draw_error_pictures,
     )
     extra = [*record["pictures"], *([record["tensorboard"]] if record["tensorboard"] else [])]

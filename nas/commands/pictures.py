@@ -7,48 +7,49 @@ from typing import Annotated
 
 import typer
 
-from nas.commands.options import ResultsDir
+from nas.commands.options import OutputOption, ResultsDir, TopKOption, arch_help
 from nas.errors import UserError
 
-PICTURE_SUFFIXES = (".png", ".svg")
-
-Output = Annotated[
-    Path | None, typer.Option("-o", "--output", help="Picture to write; .png or .svg by its suffix.")
-]
+PICTURE_SUFFIXES = (".png", ".svg", ".pdf")  # matplotlib writes each by the suffix
 
 
 def _check_output(path: Path) -> Path:
     if path.suffix.lower() not in PICTURE_SUFFIXES:
-        raise UserError(f"-o {path}: pictures are written as .png or .svg; change the file's suffix")
+        raise UserError(f"-o {path}: pictures are written as .png, .svg or .pdf; change the file's suffix")
     return path
 
 
 def show(
     target: Annotated[
-        str, typer.Argument(metavar="ARCH.json|RUN", help="An architecture JSON file, or a run.")
+        str, typer.Argument(metavar="ARCH|RUN", help=arch_help().removesuffix(".") + "; or a run.")
     ],
     results_dir: ResultsDir = None,
     rank: Annotated[
-        int | None, typer.Option("--rank", min=1, help="For a run: draw the K-th best candidate (default 1).")
+        int | None,
+        typer.Option("--rank", min=1, show_default="1", help="For a run: draw the K-th best candidate."),
     ] = None,
-    output: Output = None,
+    output: Annotated[
+        Path | None,
+        OutputOption("Picture to write: .png, .svg or .pdf by its suffix.", "ARCH.png, or RUN/best_cell.png"),
+    ] = None,
 ) -> None:
     """Draw the cells of an architecture, or of a run's best (or --rank K) candidate."""
-    from nas.arch_file import read_arch_file
+    from nas.arch_file import is_known_cell, read_arch_file
     from nas.runs.folder import open_run
     from nas.viz.cell_diagram import save_cell_diagram
     from nas.viz.run_pictures import candidate_arch, candidate_caption
 
     given = Path(target)
-    if given.is_file():
+    if given.is_file() or is_known_cell(target):
         if rank is not None:
             raise UserError(
-                f"--rank picks a candidate of a run, but {target} is an architecture file; drop --rank"
+                f"--rank picks a candidate of a run, but {target} is an architecture; drop --rank"
             )
-        arch = read_arch_file(given)
+        arch = read_arch_file(target)
         import search_spaces
 
-        path = _check_output(output or given.with_suffix(".png"))
+        default = given.with_suffix(".png") if given.is_file() else Path(f"{target}.png")
+        path = _check_output(output or default)
         save_cell_diagram(
             arch,
             path,
@@ -73,7 +74,13 @@ def show(
 def plot(
     runs: Annotated[list[str], typer.Argument(metavar="RUN...", help="One or more runs, by name or folder.")],
     results_dir: ResultsDir = None,
-    output: Output = None,
+    output: Annotated[
+        Path | None,
+        OutputOption(
+            "Picture to write: .png, .svg or .pdf by its suffix.",
+            "RUN/progress.png, or results/progress_A_vs_B.png",
+        ),
+    ] = None,
     scores: Annotated[
         bool,
         typer.Option("--scores", help="Plot training-free scores vs validation accuracy instead (one run)."),
@@ -86,9 +93,7 @@ def plot(
             "(one run).",
         ),
     ] = False,
-    top: Annotated[
-        int, typer.Option("--top", min=1, help="With --curves: how many candidates, best first.")
-    ] = 4,
+    top_k: Annotated[int, TopKOption(help="With --curves: how many candidates, best first.")] = 4,
 ) -> None:
     """Plot search progress: best accuracy so far vs candidates and vs time, and accuracy vs size."""
     from nas.runs.folder import DEFAULT_RESULTS_DIR, open_run
@@ -101,7 +106,7 @@ def plot(
         _plot_scores(folders, output)
         return
     if curves:
-        _plot_curves(folders, output, top)
+        _plot_curves(folders, output, top_k)
         return
     if output is None:
         if len(folders) == 1:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from nas.commands.options import TopKOption
 from nas.errors import UserError
 
 BATCH = 256  # images decoded and classified at a time, so any number of files fits in memory
@@ -15,7 +16,7 @@ BATCH = 256  # images decoded and classified at a time, so any number of files f
 def predict(
     export_dir: Annotated[Path, typer.Argument(help="Export folder (nas export ... -o DIR).")],
     images: Annotated[list[Path], typer.Argument(help="Image files (JPEG, PNG, ...).")],
-    top_k: Annotated[int, typer.Option(help="Classes printed per image, most probable first.")] = 3,
+    top_k: Annotated[int, TopKOption(help="Classes printed per image, most probable first.")] = 3,
 ) -> None:
     """Classify images with an exported network: one line per image with its top classes and probabilities."""
     import nas

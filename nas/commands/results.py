@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nas.commands.options import ResultsDir
+from nas.commands.options import ResultsDir, TableFormat, TopKOption, human_count, value
 from nas.errors import UserError
 from nas.runs.folder import open_run
 
@@ -26,14 +26,14 @@ COLUMNS = (
     "arch_hash",
     "arch",
 )
-FORMATS = ("table", "csv", "json")
+FORMATS = tuple(f.value for f in TableFormat)
 
 
 def top_candidates(run_name: str, top: int, results_dir=None, *, pareto: bool = False) -> list[dict]:
     """The best `top` completed candidates by validation accuracy; with `pareto`, the non-dominated ones under
     the run's objectives (nas/runs/front.py), most accurate first."""
     if top < 1:
-        raise UserError(f"--top {top} must be at least 1")
+        raise UserError(f"--top-k {top} must be at least 1")
     run = open_run(run_name, results_dir)
     if pareto:
         from nas.runs.front import pareto_front
@@ -49,6 +49,7 @@ def top_candidates(run_name: str, top: int, results_dir=None, *, pareto: bool = 
 def show_results(
     run_name: str, *, top: int = 10, output_format: str = "table", results_dir=None, pareto: bool = False
 ) -> None:
+    output_format = value(output_format)
     if output_format not in FORMATS:
         raise UserError(f"--format {output_format!r} is not one of {', '.join(FORMATS)}")
     rows = top_candidates(run_name, top, results_dir, pareto=pareto)
@@ -68,15 +69,16 @@ def show_results(
         else:
             title = f"{run_name}: best {len(rows)} by validation accuracy"
         table = Table(title=title)
-        for column in ("rank", "trial", "val acc %", "params (M)", "MFLOPs", "latency ms", "train s", "hash"):
+        # Accuracy as a fraction, as in CSV, JSON, trials.parquet and --pareto-pick; counts as 25.3k, 1.21M.
+        for column in ("rank", "trial", "val accuracy", "params", "FLOPs", "latency ms", "train s", "hash"):
             table.add_column(column, justify="right" if column not in ("trial", "hash") else "left")
         for row in rows:
             table.add_row(
                 str(row["rank"]),
                 row["trial_id"],
-                f"{100 * row['val_accuracy']:.2f}",
-                "-" if row["params"] is None else f"{row['params'] / 1e6:.3f}",
-                "-" if row["flops"] is None else f"{row['flops'] / 1e6:.1f}",
+                f"{row['val_accuracy']:.4f}",
+                human_count(row["params"]),
+                human_count(row["flops"]),
                 "-" if row["latency_ms"] is None else f"{row['latency_ms']:.2f}",
                 "-" if row["wall_s"] is None else f"{row['wall_s']:.1f}",
                 row["arch_hash"],
@@ -86,12 +88,14 @@ def show_results(
 
 def results(
     run: Annotated[str, typer.Argument(help="Run name or folder.")],
-    top: Annotated[int, typer.Option("--top", "-k", help="How many candidates to show.")] = 10,
-    output_format: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    top_k: Annotated[int, TopKOption(help="How many candidates to show.")] = 10,
+    output_format: Annotated[
+        TableFormat, typer.Option("--format", help="A table to read, or CSV or JSON to process.")
+    ] = TableFormat.table,
     results_dir: ResultsDir = None,
     pareto: Annotated[
         bool, typer.Option("--pareto", help="Only the non-dominated candidates under the run's objectives.")
     ] = False,
 ) -> None:
     """Show a run's best candidates by validation accuracy (or its Pareto front)."""
-    show_results(run, top=top, output_format=output_format, results_dir=results_dir, pareto=pareto)
+    show_results(run, top=top_k, output_format=value(output_format), results_dir=results_dir, pareto=pareto)

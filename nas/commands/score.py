@@ -8,21 +8,28 @@ from typing import Annotated, Any
 
 import typer
 
-from nas.commands.options import ResultsDir
+from nas.commands.options import (
+    DATA_HELP,
+    CountOption,
+    Device,
+    OutputOption,
+    PresetChoice,
+    ResultsDir,
+    SpaceChoice,
+    TopKOption,
+    value,
+)
 from nas.errors import UserError
 
 
 def _read_target(text: str, space_name: str | None):
     """An architecture JSON file, a known cell name, or a string in a space's notation (NB201's |op~0|...)."""
     import search_spaces
+    from nas.arch_file import is_known_cell, read_arch_file
     from search_spaces.known_cells import KNOWN_CELLS
 
-    if Path(text).is_file():
-        from nas.arch_file import read_arch_file
-
+    if Path(text).is_file() or is_known_cell(text):
         return read_arch_file(text)
-    if text in KNOWN_CELLS:
-        return KNOWN_CELLS[text]
     try:
         return search_spaces.make_space(space_name or "nb201").parse(text)
     except search_spaces.ArchitectureError as e:
@@ -41,37 +48,48 @@ def score(
             "score.",
         ),
     ] = None,
-    sample: Annotated[
-        int | None, typer.Option("--sample", min=1, help="Score N random distinct cells of --space instead.")
+    trials: Annotated[
+        int | None,
+        CountOption(
+            min=1,
+            show_default="none: score ARCH or RUN",
+            help="Score this many random distinct cells of --space.",
+        ),
     ] = None,
     space: Annotated[
-        str | None, typer.Option(help="Space for --sample or a cell string. [default: nb201]")
+        SpaceChoice | None,
+        typer.Option(show_default="nb201", help="Space of --trials, or of a cell string."),
     ] = None,
     preset: Annotated[
-        str | None,
+        PresetChoice | None,
         typer.Option(
-            help="Network size to score at, as trained by this preset. [default: the run's, or proxy]"
+            show_default="the run's, else proxy", help="Network size to score at, as this preset trains."
         ),
     ] = None,
     data: Annotated[
         str | None,
-        typer.Option(help="CIFAR-10 folder for the batch. [default: the run's]", envvar="NAS_DATA"),
-    ] = None,
-    seed: Annotated[
-        int | None, typer.Option(help="Seed of the batch, the initialisation and --sample.")
-    ] = None,
-    batch_size: Annotated[int, typer.Option(min=2, help="Images in the scoring batch.")] = 64,
-    device: Annotated[str | None, typer.Option(help="cpu or cuda. [default: cuda when available]")] = None,
-    top: Annotated[int, typer.Option(min=1, help="Rows of the table (all are written).")] = 20,
-    output: Annotated[
-        Path | None,
         typer.Option(
-            "-o", "--output", help="Parquet file. [default: RUN/scores.parquet or results/scores-*.parquet]"
+            envvar="NAS_DATA",
+            show_default="the run's, else cifar10",
+            help=DATA_HELP + " One batch is scored.",
         ),
     ] = None,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Compute every score, even if cached.")
-    ] = False,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            show_default="the run's, else 0", help="Seed of the batch, the initialisation and --trials."
+        ),
+    ] = None,
+    batch_size: Annotated[int, CountOption(min=2, help="Images in the scoring batch.")] = 64,
+    device: Device = None,
+    top_k: Annotated[int, TopKOption(help="Rows of the table (all are written).")] = 20,
+    output: Annotated[
+        Path | None,
+        OutputOption("Parquet file to write.", "RUN/scores.parquet, else results/scores-*.parquet"),
+    ] = None,
+    cache: Annotated[
+        bool, typer.Option("--cache/--no-cache", help="Reuse scores computed before (keyed by all inputs).")
+    ] = True,
     results_dir: ResultsDir = None,
 ) -> None:
     """Score architectures without training them (the default scores and their combined rank); no GPU
@@ -80,24 +98,16 @@ def score(
     from nas.runs.folder import DEFAULT_RESULTS_DIR, open_run
     from nas.train.presets import PRESETS
 
+    sample, space, preset = trials, value(space), value(preset)
     if (target is None) == (sample is None):
-        raise UserError("say what to score: an ARCH, a RUN, or --sample N (exactly one)")
-    if preset is not None and preset not in PRESETS:
-        raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    if space is not None and space not in search_spaces.SPACES:
-        raise UserError(
-            f"unknown search space {space!r}; choose one of {', '.join(sorted(search_spaces.SPACES))}"
-        )
-    if device not in (None, "cpu", "cuda"):
-        raise UserError(f"--device {device!r}: choose cpu or cuda")
-    if device == "cuda":
-        import torch
+        raise UserError("say what to score: an ARCH, a RUN, or --trials N random cells (exactly one)")
+    if device is not None:
+        from nas.train.device import resolve_device
 
-        if not torch.cuda.is_available():
-            raise UserError("--device cuda: no CUDA GPU is visible to torch here; use --device cpu")
+        device = str(resolve_device(device))  # cuda, cuda:N or cpu, and one this machine has
     if output is not None and output.suffix != ".parquet":
         raise UserError(f"-o {output}: scores are written as Parquet; name the file .parquet")
-    trials: list[dict[str, Any]] = []
+    recorded: list[dict[str, Any]] = []
     split_seed, val_size, space_options = seed or 0, 0, {}  # no run: the batch comes from all training images
     if sample is not None:
         from nas.scores.scorer import sample_distinct
@@ -121,10 +131,10 @@ def score(
         space_name, space_options = saved["space"], saved.get("space_options") or {}
         preset, data = preset or saved["preset"], data or saved.get("data")
         split_seed, val_size = saved.get("seed", 0) if seed is None else seed, saved.get("val_size", 5000)
-        trials = sorted(run.trials(), key=lambda t: t["proposal"])
-        if not trials:
+        recorded = sorted(run.trials(), key=lambda t: t["proposal"])
+        if not recorded:
             raise UserError(f"run {run.name} has no candidates yet")
-        archs = [search_spaces.arch_from_json(t["arch"], **space_options) for t in trials]
+        archs = [search_spaces.arch_from_json(t["arch"], **space_options) for t in recorded]
         default_out = run.path / "scores.parquet"
     output = output or default_out
 
@@ -138,7 +148,7 @@ def score(
         images,
         seed=split_seed,
         device=device,
-        cache_dir=None if no_cache else "default",
+        cache_dir="default" if cache else None,
     )
     started = time.perf_counter()
     records = scorer.score_many(archs)
@@ -154,11 +164,11 @@ def score(
             "error": record["error"],
             "seconds": record["seconds"],
         }
-        if trials:
-            row.update(trial_id=trials[i]["trial_id"], val_accuracy=trials[i]["val_accuracy"])
+        if recorded:
+            row.update(trial_id=recorded[i]["trial_id"], val_accuracy=recorded[i]["val_accuracy"])
         rows.append(row)
     _write(output, rows)
-    _print_table(rows, archs, top, bool(trials))
+    _print_table(rows, archs, top_k, bool(recorded))
     computed = scorer.computed
     per_cell = f"{scorer.compute_s / computed:.3f} s per cell computed" if computed else "all from the cache"
     typer.echo(
@@ -166,7 +176,7 @@ def score(
         f"in {wall:.1f} s on {scorer.device.type}: {per_cell}; "
         f"{preset or 'proxy'} preset network, batch of {len(images)}"
     )
-    if trials:
+    if recorded:
         typer.echo(_correlations(rows))
     typer.echo(f"wrote {output}")
 
@@ -214,7 +224,7 @@ def _print_table(rows: list[dict[str, Any]], archs, top: int, with_accuracy: boo
     for column in (
         "combined",
         *DEFAULT_SCORES,
-        *(("trial", "val acc %") if with_accuracy else ()),
+        *(("trial", "val accuracy") if with_accuracy else ()),
         "hash",
         "cell",
     ):
@@ -222,9 +232,7 @@ def _print_table(rows: list[dict[str, Any]], archs, top: int, with_accuracy: boo
     for i in order:
         row = rows[i]
         accuracy = row.get("val_accuracy")
-        extra = (
-            (row["trial_id"], "-" if accuracy is None else f"{100 * accuracy:.2f}") if with_accuracy else ()
-        )
+        extra = (row["trial_id"], "-" if accuracy is None else f"{accuracy:.4f}") if with_accuracy else ()
         text = str(archs[i])
         table.add_row(
             f"{row['combined_rank']:.4g}",

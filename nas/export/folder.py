@@ -6,8 +6,8 @@ An export folder holds:
     weights.pt            its state_dict, a plain dict of tensors (`torch.load(..., weights_only=True)`)
     arch.json             the architecture as the engine reads it (`search_spaces.arch_from_json`)
     metadata.json         accuracy, size, FLOPs, where the weights came from, versions, arch hash
-    model.torchscript.pt  with --format torchscript: the same module, scripted
-    model.onnx            with --format onnx: the same module at a fixed input shape
+    model.torchscript.pt  with -f torchscript: the same module, scripted
+    model.onnx            with -f onnx:      the same module at a fixed input shape
 
 Every export checks itself before anything is moved into place: the weights must load strictly into the
 engine's network and into the generated one, and the two must give the same eval-mode output.
@@ -279,7 +279,9 @@ def _onnx_modules() -> ModuleType:
     try:
         import onnx
     except ImportError:
-        raise UserError("--format onnx needs the onnx package: pip install 'nas-engine[onnx]'") from None
+        raise UserError(
+            "--model-format onnx needs the onnx package: pip install 'nas-engine[onnx]'"
+        ) from None
     return onnx
 
 
@@ -306,7 +308,8 @@ def _export_onnx(model: nn.Module, example: torch.Tensor, path: Path) -> None:
             )
     except ImportError as e:  # a torch without the older exporter asks for onnxscript here
         raise UserError(
-            f"--format onnx: torch's ONNX exporter needs {e.name or 'onnxscript'}: pip install onnxscript"
+            f"--model-format onnx: torch's ONNX exporter needs {e.name or 'onnxscript'}: "
+            "pip install onnxscript"
         ) from None
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
 
@@ -339,7 +342,7 @@ def export(
 
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
-        raise UserError(f"--format {unknown[0]} is unknown; choose from {', '.join(FORMATS)}")
+        raise UserError(f"--model-format {unknown[0]} is unknown; choose from {', '.join(FORMATS)}")
     if batch_size < 1:
         raise UserError(f"--batch-size {batch_size} must be at least 1")
     out = Path(out)

@@ -1,7 +1,7 @@
 """The layout of a run folder and the record of its candidates.
 
 results/RUN/
-  config.json          the resolved run config (what `nas search --resume RUN` continues) and its provenance
+  config.json          the resolved run config (what `nas resume RUN` continues) and its provenance
   strategy_state.json  the strategy's state_dict at the last snapshot, time spent, attempts (RunState)
   trials.parquet       one row per candidate (TRIALS_SCHEMA, nas/runs/trial.py), as of the last compaction
   trials.log.jsonl     the candidates recorded since: one JSON line each, appended as results arrive
@@ -237,7 +237,7 @@ def check_new_run(name: str, results_dir: str | os.PathLike | None) -> RunFolder
     if run.config_path.exists():
         raise UserError(
             f"run {name!r} already exists in {run.path.parent}; resume it with "
-            f"`nas search --resume {name}` or choose another --name"
+            f"`nas resume {name}` or choose another --name"
         )
     existing = run.path
     while not existing.exists() and existing != existing.parent:

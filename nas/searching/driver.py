@@ -485,7 +485,7 @@ def search(run: RunFolder, plan: Plan, evaluator, shipped, *, quiet: bool, on_re
         recorder.save(elapsed_s, strategy_state=state.strategy)
         raise SearchStopped(
             f"the search stopped on an error ({one_line(searcher.failure)[:300]}); its results so far are "
-            f"saved: continue with `nas search --resume {run.name}`"
+            f"saved: continue with `nas resume {run.name}`"
         ) from searcher.failure
     recorder.save(elapsed_s=elapsed_s)
     return finish(run, progress, finished=not strategy.pending() and searcher.budget_spent())

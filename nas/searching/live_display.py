@@ -43,7 +43,7 @@ class LiveDisplay:
         else:
             lines.append(
                 Text(
-                    f"best validation accuracy {100 * p.best['val_accuracy']:.2f}% "
+                    f"best validation accuracy {p.best['val_accuracy']:.4f} "
                     f"({p.best['trial_id']}, hash {p.best['arch_hash']}):",
                     style="green",
                 )
@@ -62,7 +62,7 @@ class LiveDisplay:
 
     def on_result(self, row: dict[str, Any]) -> None:
         if self.quiet:
-            accuracy = "-" if row.get("val_accuracy") is None else f"{100 * row['val_accuracy']:.2f}%"
+            accuracy = "-" if row.get("val_accuracy") is None else f"{row['val_accuracy']:.4f}"
             error = f" error={row['error']}" if row.get("error") else ""
             print(
                 f"{row['trial_id']} {row['status']} val_accuracy={accuracy} hash={row['arch_hash']} "
