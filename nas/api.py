@@ -95,7 +95,8 @@ def search(
     max_flops         no candidate with more FLOPs per image (2 per multiply-add) is proposed
     max_latency_ms    no candidate slower at batch 1 on this machine is proposed
     cost_targets      REINFORCE's reward targets per cost (default: the limits, else sampled medians)
-    warm_start        cells scored without training before the search, best proposed first (default 0: off)
+    warm_start        cells scored without training before the search, best proposed first (default 100
+                      with bo, which learns from the scores, else 0; 0: off)
     record_scores     record every candidate's training-free scores too (default False)
     image_size        pixels (square) the data is decoded at (default: 32 for the CIFAR family, else the
                       median image size, at most 64)

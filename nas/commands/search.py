@@ -20,7 +20,7 @@ from nas.commands.options import (
     value,
 )
 from nas.errors import UserError
-from nas.searching.config import SearchConfig
+from nas.searching.config import SCORED_WARM_START, SearchConfig
 
 # The defaults shown in help are SearchConfig's, so help cannot drift from what a run gets.
 DEFAULTS = {
@@ -102,14 +102,15 @@ def search(
         ),
     ] = None,
     warm_start: Annotated[
-        int,
+        int | None,
         CountOption(
             "--warm-start",
+            show_default=f"{SCORED_WARM_START} with bo, else 0",
             rich_help_panel=GOAL,
             help="Score this many random cells without training first; the strategy starts from the "
             "best. 0: off.",
         ),
-    ] = DEFAULTS["warm_start"],
+    ] = None,
     record_scores: Annotated[
         bool,
         typer.Option(

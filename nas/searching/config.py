@@ -19,6 +19,12 @@ SCHEDULERS = ("none", "asha")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
+# Cells scored before a `bo` search when --warm-start is not given: twice the 50 best-scored cells its first
+# proposals are drawn from; a few seconds at the cpu preset, and what the warm-start figures of docs/scores.md
+# show to pay (the best 10 of 100 scored cells beat 10 random ones by 0.7 points on NB201).
+SCORED_WARM_START = 100
+
+
 @dataclass(frozen=True)
 class SearchConfig:
     name: str
@@ -50,8 +56,11 @@ class SearchConfig:
     )  # REINFORCE's MnasNet targets; filled at start
     # Training-free scores (nas.scores, searching/warm_start.py): cells scored on one batch at initialisation,
     # about a second each on a CPU for NB201, before any candidate trains; the best by the default combination
-    # of scores (nas.score_names, docs/scores.md) are proposed first. 0: off, today's search exactly.
-    warm_start: int = 0
+    # of scores (nas.score_names, docs/scores.md) are proposed first. 0: off, today's search exactly. None:
+    # SCORED_WARM_START for a strategy that learns from the scores (bo uses them as features from its first
+    # proposal on: docs/search-quality.md), 0 for the others; resolved in make_config, so config.json holds
+    # the number.
+    warm_start: int | None = None
     record_scores: bool = False  # score every candidate too (trials.parquet columns); implied by warm_start
     # -- the data (own datasets) --
     # pixels (square); None: 32 for the CIFAR family, else the median image size (at most 64), which the
@@ -183,6 +192,9 @@ def make_config(values: dict[str, Any]) -> SearchConfig:
         fail("scheduler", f"unknown scheduler {config.scheduler!r}; choose one of {', '.join(SCHEDULERS)}")
     if config.val_size is not None and config.val_size < 10:
         fail("val_size", f"{config.val_size} is too small to rank candidates; hold out at least 10 images")
+    if config.warm_start is None:
+        uses_scores = strategies.STRATEGIES[config.strategy].uses_scores
+        config = dataclasses.replace(config, warm_start=SCORED_WARM_START if uses_scores else 0)
     if isinstance(config.warm_start, bool) or not isinstance(config.warm_start, int) or config.warm_start < 0:
         fail("warm_start", f"{config.warm_start!r} must be a whole number of cells to score, 0 for none")
     if config.data is not None:
