@@ -105,9 +105,22 @@ def search(
         float | None,
         typer.Option(help="Share of each class tested when --data is one folder per class (default: 0.2)."),
     ] = None,
+    recipe: Annotated[
+        Path | None,
+        typer.Option(
+            help="Recipe TOML (e.g. RUN/best_recipe.toml from nas tune): overrides the preset's values."
+        ),
+    ] = None,
+    tune: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="KEY=V1,V2,...: search this recipe key with the ops (repeatable), e.g. --tune lr=0.1,0.05."
+        ),
+    ] = None,
 ) -> None:
     """Search for an architecture: the strategy proposes, Ray Tune trains candidates in parallel."""
     from nas import api
+    from nas.train.recipe import parse_grid, read_recipe
 
     flags = {
         "strategy": strategy,
@@ -133,6 +146,8 @@ def search(
         "record_scores": True if record_scores else None,
         "image_size": image_size,
         "test_fraction": test_fraction,
+        "recipe": read_recipe(recipe) if recipe is not None else None,
+        "tune": parse_grid(tune, "--tune") if tune else None,
     }
     if resume is not None:
         given = sorted(k for k, v in flags.items() if v is not None)

@@ -61,6 +61,13 @@ class SearchConfig:
     # what the data resolved to where it was read (size and why, classes, mean/std, resize policy); written by
     # the search, not a setting
     data_spec: DataSpec | None = None
+    # -- the training recipe (nas/train/recipe.py) --
+    # overrides of the preset's values, e.g. {"lr": 0.05}
+    recipe: dict[str, Any] = field(default_factory=dict)
+    # joint search: values to choose from per recipe key, proposed with the ops (nas/searching/joint.py)
+    tune: dict[str, list[Any]] = field(default_factory=dict)
+    # `nas tune`: the one architecture whose recipe is searched (search_spaces.to_json); None: search ops too
+    target: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -204,6 +211,9 @@ def make_config(values: dict[str, Any]) -> SearchConfig:
             check_image_size(config.image_size)
         except UserError as e:
             fail("image_size", str(e))
+    from nas.searching import joint
+
+    config = joint.check(config)
     if not 0.0 < config.test_fraction < 1.0:
         fail(
             "test_fraction",
@@ -242,9 +252,12 @@ def check_resume_settings(settings: dict[str, Any]) -> dict[str, Any]:
     return given
 
 
-def run_preset(config: SearchConfig):
-    """The run's preset fitted to its data (nas.train.presets.fit_preset): what each candidate is trained
-    and costed as. The preset itself before the data is read, or for CIFAR-10."""
+def run_preset(config: SearchConfig, recipe: dict[str, Any] | None = None):
+    """The run's preset with its recipe (and a candidate's own `recipe`, in joint search) applied, fitted to
+    its data (nas.train.presets.fit_preset): what each candidate is trained and costed as. Unfitted before
+    the data is read, or for CIFAR-10."""
     from nas.train.presets import PRESETS, fit_preset
+    from nas.train.recipe import apply_recipe
 
-    return fit_preset(PRESETS[config.preset], config.data_spec)
+    preset = apply_recipe(PRESETS[config.preset], {**config.recipe, **(recipe or {})})
+    return fit_preset(preset, config.data_spec)
