@@ -149,7 +149,8 @@ def tune_settings(
     count = recipes.combinations(grid)
     if trials is None and count > recipes.MAX_GRID:
         raise UserError(
-            f"--grid spans {count:,} combinations, more than {recipes.MAX_GRID:,}; sample some with --trials N"
+            f"--grid spans {count:,} combinations, more than {recipes.MAX_GRID:,}; "
+            "sample some with --trials N"
         )
     if trials is not None and trials < 1:
         raise UserError(f"--trials {trials} must be at least 1")

@@ -2,8 +2,8 @@
 from `--grid`/`--tune KEY=V1,V2,...` or from a tuned candidate. `KEYS` is the one table of what a recipe may
 set: each key names a field of `TrainConfig` or `ModelConfig`, its type and its range; `apply_recipe` maps a
 recipe onto a preset with `dataclasses.replace`, so a key works as soon as its field exists
-(`available_keys`). A recipe is applied to the preset before `fit_preset`, so pixel sizes (cutout) are given at 32 pixels, as in
-the presets."""
+(`available_keys`). A recipe is applied to the preset before `fit_preset`, so pixel sizes (cutout) are given
+at 32 pixels, as in the presets."""
 
 from __future__ import annotations
 
