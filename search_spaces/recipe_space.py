@@ -64,8 +64,8 @@ class RecipeSpace(SearchSpace):
                 raise ArchitectureError(f"recipe space: {key}'s values must be numbers, strings or booleans")
             if len({json.dumps(v) for v in values}) != len(values):
                 raise ArchitectureError(f"recipe space: {key} lists a value twice")
-        if fixed is not None:
-            base.validate(fixed)
+        # A fixed architecture is taken as read (from_dict checks its structure), not checked against the
+        # space's options: published cells (DARTS's 4 blocks) are tuned with a default space.
         self.base, self.fixed = base, fixed
         self.choices = {k: list(v) for k, v in choices.items()}
 
@@ -131,8 +131,9 @@ class RecipeSpace(SearchSpace):
     def validate(self, arch: Architecture) -> None:
         if not isinstance(arch, RecipeArch):
             raise ArchitectureError(f"recipe space: expected a RecipeArch, got {type(arch).__name__}")
-        self.base.validate(arch.arch)
-        if self.fixed is not None and arch.arch != self.fixed:
+        if self.fixed is None:
+            self.base.validate(arch.arch)
+        elif arch.arch != self.fixed:
             raise ArchitectureError("recipe space: the architecture is not the fixed one being tuned")
         if [k for k, _ in arch.recipe] != list(self.choices):
             raise ArchitectureError(f"recipe space: the recipe must set exactly {', '.join(self.choices)}")

@@ -70,7 +70,7 @@ def _bad(key: str, value: Any, where: str, why: str) -> UserError:
 
 def check_value(key: str, value: Any, where: str = "recipe") -> Any:
     """A typed value of `key`, checked against its range (an int is accepted for a float key)."""
-    spec = KEYS[key]
+    spec, given = KEYS[key], value
     if spec.kind is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise _bad(key, value, where, "must be a finite number")
@@ -81,7 +81,7 @@ def check_value(key: str, value: Any, where: str = "recipe") -> Any:
     elif not isinstance(value, spec.kind):
         raise _bad(key, value, where, f"must be {'true or false' if spec.kind is bool else 'a string'}")
     if not spec.ok(value):
-        raise _bad(key, value, where, f"must be {spec.allowed}")
+        raise _bad(key, given, where, f"must be {spec.allowed}")
     return value
 
 
