@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
+import subprocess
 import sys
+import textwrap
+import time
 import tomllib
 import typing
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -272,3 +278,208 @@ def test_recipe_into_final_round_trip(tmp_path, monkeypatch):
     state = torch.load(out / "final.pt", map_location="cpu", weights_only=False)
     keys = state["state_dict"] if "state_dict" in state else state
     assert not any("running_mean" in k for k in keys)  # trained without BatchNorm, as the recipe said
+
+
+# -- through Ray Tune: grid and sampled modes, ASHA, joint search, kill -9 + resume --
+
+
+@pytest.fixture(scope="module")
+def local_ray(tmp_path_factory):
+    import ray
+    from ray import cloudpickle
+
+    from tests import fake_evaluators
+
+    cloudpickle.register_pickle_by_value(fake_evaluators)
+    os.environ["NAS_CACHE_DIR"] = str(tmp_path_factory.mktemp("nas-cache"))
+    ray_env.init_local_ray()
+    yield
+    ray.shutdown()
+
+
+LIGHT = {"cpus_per_trial": 0.5, "gpus_per_trial": 0, "concurrency": 2}
+
+
+def test_tune_grid_trains_every_recipe_and_writes_the_best(local_ray, tmp_path, monkeypatch, capsys):
+    from nas import api
+    from nas.runs.folder import RunFolder
+    from nas.train.checkpoint import load_checkpoint
+
+    data = write_parquet(tmp_path / "cifar", tiny_arrays(per_class_train=8, per_class_test=1))
+    run = api.tune(
+        "darts_v2",
+        grid={"norm": ["batch", "none"], "dropout": [0.0, 0.3]},
+        preset="smoke",
+        data=str(data),
+        val_size=20,
+        results_dir=tmp_path,
+        quiet=True,
+        **LIGHT,
+    )
+    assert run.outcome.finished and run.folder.name == "tune-darts_v2-0"
+    rows = RunFolder(run.folder.path).trials()
+    assert {r["status"] for r in rows} == {"completed"}, [r["error"] for r in rows]
+    assert sorted((r["recipe_norm"], r["recipe_dropout"]) for r in rows) == [
+        ("batch", 0.0),
+        ("batch", 0.3),
+        ("none", 0.0),
+        ("none", 0.3),
+    ]
+    assert {r["arch"] for r in rows} == {S.to_json(DARTS_V2)}  # the network alone, as final reads it
+    best = run.best
+    written = R.read_recipe(run.folder.path / "best_recipe.toml")
+    assert written == {"dropout": best["recipe_dropout"], "norm": best["recipe_norm"]}
+    checkpoint = load_checkpoint(run.folder.path / "best.pt")
+    assert checkpoint.model_config.norm == best["recipe_norm"]
+    assert checkpoint.model_config.dropout == best["recipe_dropout"]
+    assert nas(monkeypatch, "results", run.folder.path) in (0, None)
+
+
+def test_tune_sampled_mode_draws_distinct_recipes(local_ray, tmp_path):
+    from nas import api
+    from tests.fake_evaluators import RecipeEvaluator
+
+    grid = {"lr": [0.2, 0.1, 0.05, 0.025], "norm": ["batch", "none"]}
+    runs = [
+        api.tune(
+            "darts_v2",
+            grid=grid,
+            trials=3,
+            preset="smoke",
+            name=f"s{i}",
+            seed=4,
+            results_dir=tmp_path,
+            quiet=True,
+            evaluator=RecipeEvaluator(),
+            **LIGHT,
+        )
+        for i in range(2)
+    ]
+    picked = [
+        [(r["proposal"], r["recipe_lr"], r["recipe_norm"]) for r in run.trials.to_dict("records")]
+        for run in runs
+    ]
+    assert len(picked[0]) == 3 and len({p[1:] for p in picked[0]}) == 3
+    assert sorted(picked[0]) == sorted(picked[1])  # the same seed samples the same recipes
+    assert json.loads((runs[0].folder.path / "config.json").read_text())["strategy"] == "random"
+
+
+def test_asha_stops_some_recipes(local_ray, tmp_path):
+    from nas import api
+    from tests.fake_evaluators import RecipeEvaluator
+
+    run = api.tune(
+        "darts_v2",
+        grid={"lr": [0.4, 0.3, 0.2, 0.1, 0.05, 0.025, 0.0125, 0.006, 0.003]},
+        preset="proxy",  # 10 epochs, so ASHA has rungs to stop at
+        scheduler="asha",
+        results_dir=tmp_path,
+        quiet=True,
+        evaluator=RecipeEvaluator(seconds_per_epoch=0.01),
+        **LIGHT,
+    )
+    statuses = Counter(r["status"] for r in run.trials.to_dict("records"))
+    assert sum(statuses.values()) == 9 and statuses["stopped"] >= 1 and statuses["completed"] >= 1
+
+
+def test_joint_search_is_deterministic_and_resumable(local_ray, tmp_path):
+    from nas.runs.folder import RunFolder
+    from nas.searching.config import make_config
+    from nas.searching.driver import run_search
+    from tests.fake_evaluators import RecipeEvaluator
+
+    def config(name, trials):
+        return make_config(
+            {
+                "name": name,
+                "strategy": "evolution",
+                "strategy_options": {"population": 4, "sample_size": 2},
+                "space": "nb201",
+                "preset": "smoke",
+                "trials": trials,
+                "seed": 2,
+                "tune": {"lr": [0.1, 0.05], "norm": ["batch", "none"]},
+                **LIGHT,
+            }
+        )
+
+    def candidates(name):
+        return sorted(
+            (r["proposal"], r["arch_hash"], r["arch"], r["recipe_lr"], r["recipe_norm"])
+            for r in RunFolder(tmp_path / name).trials()
+        )
+
+    for name in ("a", "b"):
+        run_search(config(name, 8), results_dir=tmp_path, evaluator=RecipeEvaluator(), quiet=True)
+    run_search(config("c", 4), results_dir=tmp_path, evaluator=RecipeEvaluator(), quiet=True)
+    run_search(
+        resume="c", overrides={"trials": 8}, results_dir=tmp_path, evaluator=RecipeEvaluator(), quiet=True
+    )
+    assert candidates("a") == candidates("b") == candidates("c")
+    assert len(candidates("a")) == 8 and all(c[3] is not None and c[4] is not None for c in candidates("a"))
+    assert len({(c[3], c[4]) for c in candidates("a")}) > 1
+    assert (tmp_path / "a" / "best_recipe.toml").exists()
+
+
+KILLED_TUNE = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, {root!r})
+    from tests import ray_env
+    ray_env.apply()
+    from ray import cloudpickle
+    import tests.fake_evaluators as fake
+    cloudpickle.register_pickle_by_value(fake)
+    ray_env.init_local_ray()
+    from nas import api
+    from nas.searching.driver import run_search
+    evaluator = fake.RecipeEvaluator(seconds_per_epoch={seconds}, log_path={log!r})
+    if {resume!r}:
+        run_search(resume="killed", results_dir={results!r}, evaluator=evaluator, quiet=True)
+    else:
+        api.tune("darts_v2", grid={{"lr": [0.1, 0.05, 0.025], "norm": ["batch", "none"]}}, preset="smoke",
+                 name="killed", results_dir={results!r}, quiet=True, evaluator=evaluator, cpus_per_trial=0.5,
+                 gpus_per_trial=0, concurrency=2)
+    """
+)
+
+
+def test_tune_killed_then_resumed_loses_nothing(tmp_path):
+    from nas.runs.folder import RunFolder
+
+    def start(resume, seconds):
+        script = KILLED_TUNE.format(
+            root=str(ROOT), seconds=seconds, log=str(tmp_path / "log"), resume=resume, results=str(tmp_path)
+        )
+        return subprocess.Popen(
+            [sys.executable, "-c", script],
+            cwd=tmp_path,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def trained():
+        path = tmp_path / "log"
+        return [int(line.split()[0]) for line in path.read_text().splitlines()] if path.exists() else []
+
+    killed = start(False, 1.0)
+    deadline = time.time() + 240
+    while len(trained()) < 2:
+        assert killed.poll() is None and time.time() < deadline, killed.stderr.read()[-3000:]
+        time.sleep(0.2)
+    os.killpg(killed.pid, signal.SIGKILL)  # the driver and the Ray processes it started
+    killed.wait(timeout=60)
+    before = {r["proposal"] for r in RunFolder(tmp_path / "killed").trials()}
+    assert 1 <= len(before) < 6
+    resumed = start(True, 0.0)
+    assert resumed.wait(timeout=240) == 0, resumed.stderr.read()[-3000:]
+    rows = RunFolder(tmp_path / "killed").trials()
+    assert sorted(r["proposal"] for r in rows) == list(range(6))
+    assert sorted((r["recipe_lr"], r["recipe_norm"]) for r in rows) == sorted(
+        (c["lr"], c["norm"]) for c in R.grid({"lr": [0.1, 0.05, 0.025], "norm": ["batch", "none"]})
+    )
+    counts = Counter(trained())
+    assert all(counts[p] == 1 for p in before), counts  # nothing recorded was trained again
+    assert (tmp_path / "killed" / "best_recipe.toml").exists()
