@@ -252,7 +252,7 @@ def test_evolution_options_are_checked():
 
 def test_registry():
     with pytest.raises(
-        T.UnknownStrategyError, match="unknown strategy 'bayes'; choose one of evolution, random, rl"
+        T.UnknownStrategyError, match="unknown strategy 'bayes'; choose one of evolution, grid, random, rl"
     ):
         T.make_strategy("bayes", S.make_space("nb201"), seed=0)
     assert issubclass(T.UnknownStrategyError, ValueError)
