@@ -203,7 +203,7 @@ def bad_csv(tmp_path, rows, bad_row: int, text: str):
         (["--arch-column", "cell"], "has no column 'cell' (--arch-column)"),
         (
             ["--strategies", "random,bayes"],
-            "--strategies: unknown strategy 'bayes'; choose from evolution, random, rl",
+            "--strategies: unknown strategy 'bayes'; choose from evolution, grid, random, rl",
         ),
         (["--seeds", "0"], "--seeds must be at least 1, got 0"),
         (["--output", "x.csv"], "--output 'x.csv' must end in .parquet"),

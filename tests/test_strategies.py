@@ -258,7 +258,7 @@ def test_registry():
     assert issubclass(T.UnknownStrategyError, ValueError)
     with pytest.raises(ValueError, match="already registered"):
         T.register_strategy("random")(type("Other", (T.Strategy,), {}))
-    assert sorted(T.STRATEGIES) == ["evolution", "random", "rl"]
+    assert sorted(T.STRATEGIES) == ["evolution", "grid", "random", "rl"]
 
 
 @BOTH
