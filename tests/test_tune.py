@@ -333,7 +333,13 @@ def test_tune_grid_trains_every_recipe_and_writes_the_best(local_ray, tmp_path, 
     checkpoint = load_checkpoint(run.folder.path / "best.pt")
     assert checkpoint.model_config.norm == best["recipe_norm"]
     assert checkpoint.model_config.dropout == best["recipe_dropout"]
-    assert nas(monkeypatch, "results", run.folder.path) in (0, None)
+    capsys.readouterr()
+    assert nas(monkeypatch, "results", run.folder.path, "--format", "json") in (0, None)
+    shown = json.loads(capsys.readouterr().out)
+    assert (
+        len(shown) == 4
+        and shown[0]["recipe"] == f"dropout={best['recipe_dropout']} norm={best['recipe_norm']}"
+    )
 
 
 def test_tune_sampled_mode_draws_distinct_recipes(local_ray, tmp_path):
