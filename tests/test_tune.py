@@ -333,6 +333,17 @@ def test_tune_grid_trains_every_recipe_and_writes_the_best(local_ray, tmp_path, 
     checkpoint = load_checkpoint(run.folder.path / "best.pt")
     assert checkpoint.model_config.norm == best["recipe_norm"]
     assert checkpoint.model_config.dropout == best["recipe_dropout"]
+    # the run as a target: its best architecture with its space, preset and data
+    from nas.searching.joint import tune_settings
+
+    settings = tune_settings(run.folder.path, {"lr": [0.1, 0.2]}, None, {"seed": 1}, tmp_path)
+    assert settings["target"] == S.to_json(DARTS_V2) and settings["name"] == "tune-tune-darts_v2-0-1"
+    assert (settings["space"], settings["preset"], settings["data"]) == (
+        "nasnet",
+        "smoke",
+        str(data.absolute()),
+    )
+    assert (settings["strategy"], settings["trials"]) == ("grid", 2)
     capsys.readouterr()
     assert nas(monkeypatch, "results", run.folder.path, "--format", "json") in (0, None)
     shown = json.loads(capsys.readouterr().out)
