@@ -3,6 +3,7 @@
 
 1. evolution's mean best at 100 queries beats random's (one-sided Welch t-test and Mann-Whitney U, p < 0.01);
 2. rl's mean best at 200 queries beats random's (same tests);
+4. bo's (strategies/bo.py, here without training-free scores) mean best at 100 queries beats random's;
 3. dedupe makes evolution need fewer queries to the table's top 0.1% than evolution without it
    (medians; one-sided Mann-Whitney U with seeds that never got there ranked last).
 
@@ -63,7 +64,7 @@ def main() -> None:
 
     results = {}
     for dedupe in (True, False):
-        names = ["random", "evolution", "rl"] if dedupe else ["evolution"]
+        names = ["random", "evolution", "rl", "bo"] if dedupe else ["evolution"]
         start = time.perf_counter()
         results[dedupe] = benchmark.run_benchmark(
             space, table, names, seeds=args.seeds, budget=args.budget, dedupe=dedupe
@@ -74,7 +75,8 @@ def main() -> None:
         )
     on, off = results[True], results[False]
     checkpoints = benchmark.checkpoints_for(args.budget)
-    for name, result in [("random", on), ("evolution", on), ("rl", on), ("evolution, no dedupe", off)]:
+    runs = [("random", on), ("evolution", on), ("rl", on), ("bo", on), ("evolution, no dedupe", off)]
+    for name, result in runs:
         key = name.split(",")[0]
         best = result.best_so_far(key)
         reach = result.queries_to_reach(key, table.top_threshold)
@@ -98,6 +100,11 @@ def main() -> None:
         f"2. rl vs random, best at {args.budget}",
         on.best_so_far("rl")[:, -1],
         on.best_so_far("random")[:, -1],
+    )
+    compare(
+        f"4. bo vs random, best at {q100 + 1}",
+        on.best_so_far("bo")[:, q100],
+        on.best_so_far("random")[:, q100],
     )
     with_dedupe = on.queries_to_reach("evolution", table.top_threshold)
     without = off.queries_to_reach("evolution", table.top_threshold)

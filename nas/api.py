@@ -275,6 +275,7 @@ class Run:
         """Train the best candidate on all training images and score it on the test set (`nas final`); writes
         final.pt and final.json into the run folder and returns the record. `data` defaults to the run's."""
         from nas.train.final import resolve_preset, resolve_target, run_final
+        from nas.viz.error_pictures import draw_error_pictures
 
         chosen = resolve_preset(preset)
         target = resolve_target(str(self.path), pareto_pick=pareto_pick, rank=rank)
@@ -288,6 +289,7 @@ class Run:
             device=device,
             image_size=(self.config.image_size if spec is None else spec.image_size) if own else None,
             test_fraction=self.config.test_fraction,
+            error_pictures=draw_error_pictures,
         )
 
     def export(

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import itertools
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -178,6 +180,26 @@ class SearchSpace(abc.ABC):
     def diagram_cells(cls, arch: Architecture) -> dict[str, nx.MultiDiGraph]:
         """The graphs a cell diagram draws, by panel title: by default one panel of `arch.to_graph()`."""
         return {f"{cls.name} cell": arch.to_graph()}
+
+    # -- what model-based strategies need --
+
+    def features(self, arch: Architecture) -> np.ndarray:
+        """A fixed-length numeric encoding for a surrogate model: one-hot of every decision (for NB201, of the
+        op on each edge). Works for any space that has `decisions`/`encode`; a space may override it with a
+        richer encoding."""
+        sizes = self.decisions()
+        offsets = np.cumsum([0, *sizes[:-1]])
+        out = np.zeros(int(sum(sizes)), dtype=np.float32)
+        out[offsets + np.asarray(self.encode(arch))] = 1.0
+        return out
+
+    def all_architectures(self, limit: int) -> list[Architecture] | None:
+        """Every architecture of the space (isomorphic ones included) when there are at most `limit`, in the
+        order of the decision sequences; None when there are more."""
+        sizes = self.decisions()
+        if math.prod(sizes) > limit:
+            return None
+        return [self.decode(c) for c in itertools.product(*(range(n) for n in sizes))]
 
     def check_decoding(self, choices: Sequence[int]) -> None:
         sizes = self.decisions()

@@ -101,6 +101,7 @@ class Strategy:
 
     name: ClassVar[str]
     config_class: ClassVar[type | None] = None  # a frozen dataclass of the strategy's own options
+    uses_scores: ClassVar[bool] = False  # takes `scores=`: training-free score records (strategies/bo.py)
 
     def __init__(
         self,
@@ -262,7 +263,7 @@ class Strategy:
             draws += 1
             if h in self._cache:
                 self._cache_hits += 1
-                self._observe(arch, self._cache[h])
+                self._observe_cached(arch, self._cache[h])
         self._exhausted = (
             f"{self.name}: {self.max_retries} draws in a row were all architectures proposed before "
             f"({len(self._proposed)} distinct so far): the space looks exhausted; raise max_retries or "
@@ -330,6 +331,11 @@ class Strategy:
 
     def _observe(self, arch: Architecture, reward: float | None) -> None:
         raise NotImplementedError
+
+    def _observe_cached(self, arch: Architecture, reward: float | None) -> None:
+        """A drawn candidate was proposed before and its result is visible: by default the strategy learns
+        from it again as if it had just been evaluated."""
+        self._observe(arch, reward)
 
     def _extra_state(self) -> dict[str, Any]:
         return {}

@@ -24,6 +24,8 @@ from typing import Any
 from strategies._registry import register_strategy
 from strategies.base import Strategy, StrategyError
 
+MUTATION_TRIES = 20  # mutations of one parent tried before it is given up as used up
+
 
 @dataclass(frozen=True)
 class EvolutionConfig:
@@ -64,11 +66,28 @@ class RegularizedEvolution(Strategy):
             parent = self.population[int(min(picks, key=lambda i: order[int(i)]))]
         else:
             parent = max((self.population[int(i)] for i in picks), key=lambda member: member[1])
-        return self.space.mutate(parent[0], self.rng)
+        for _ in range(MUTATION_TRIES):
+            child = self.space.mutate(parent[0], self.rng)
+            if not self.dedupe or self._fresh(child):
+                return child
+        # The parent's neighbourhood is used up (within the limits): a uniform sample brings new blood.
+        return self.space.sample(self.rng)
+
+    def _fresh(self, arch) -> bool:
+        """Not proposed before and within the limits (costs are a function of the architecture, so asking
+        here changes nothing the base would decide)."""
+        if self._hash(arch) in self._proposed:
+            return False
+        return self.goal is None or not self.goal.limits or self.goal.feasible(self.costs(arch))
 
     def _observe(self, arch, reward) -> None:
         if reward is not None:
             self.population.append((arch, reward))  # maxlen drops the oldest
+
+    def _observe_cached(self, arch, reward) -> None:
+        # A repeat must not join the population again: copies of the best member would crowd out the rest,
+        # and their mutations repeat more and more (the collapse seen under tight limits).
+        pass
 
     def _extra_state(self) -> dict[str, Any]:
         return {"population": [[arch.to_dict(), reward] for arch, reward in self.population]}

@@ -1,6 +1,7 @@
+import numpy as np
 import torch
 
-from nas.train import augment
+from nas.train import augment, flip_rule
 
 
 def numbered(n: int, size: int = 8) -> torch.Tensor:
@@ -81,3 +82,30 @@ def test_train_batch_gives_normalised_float_images_of_the_same_shape():
     assert out.shape == x.shape and out.dtype == torch.float32
     expected = (128 / 255 - torch.tensor(augment.CIFAR10_MEAN)) / torch.tensor(augment.CIFAR10_STD)
     torch.testing.assert_close(out[0, :, 5, 5], expected)
+
+
+def test_train_batch_without_flip_never_mirrors():
+    torch.manual_seed(0)
+    x = torch.arange(2 * 3 * 4 * 4, dtype=torch.uint8).view(2, 3, 4, 4).repeat(16, 1, 1, 1)
+    mean, std = torch.zeros(1, 3, 1, 1), torch.ones(1, 3, 1, 1)
+    out = augment.train_batch(x, mean, std, crop_padding=0, flip=False)
+    assert torch.equal(out, x.float() / 255.0)
+
+
+def test_flip_rule_separates_mirror_classes_from_symmetric_ones():
+    rng = np.random.default_rng(0)
+    y = np.arange(200) % 4
+    x = rng.integers(0, 30, (200, 16, 16, 3)).astype(np.uint8)
+    symmetric = x.copy()
+    for c in range(4):  # each class a centred square of its own size: mirror-symmetric class means
+        lo, hi = 6 - c, 10 + c
+        symmetric[y == c, lo:hi, lo:hi] += 150
+    lopsided = x.copy()
+    for c in range(4):  # each class a bar at its own column left of centre: mirroring moves it to the right
+        lopsided[y == c, :, c * 2 : c * 2 + 2] += 150
+    assert flip_rule.asymmetry(symmetric, y) < 0.1 and flip_rule.flips_suit(symmetric, y)
+    assert flip_rule.asymmetry(lopsided, y) > 0.5 and not flip_rule.flips_suit(lopsided, y)
+    assert (
+        flip_rule.asymmetry(lopsided, np.zeros(200, dtype=np.int64)) == 0.0
+    )  # one class: nothing to confuse
+    assert flip_rule.resolve_flip("on", lopsided, y) and not flip_rule.resolve_flip("off", symmetric, y)

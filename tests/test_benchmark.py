@@ -203,7 +203,7 @@ def bad_csv(tmp_path, rows, bad_row: int, text: str):
         (["--arch-column", "cell"], "has no column 'cell' (--arch-column)"),
         (
             ["--strategies", "random,bayes"],
-            "--strategies: unknown strategy 'bayes'; choose from evolution, grid, random, rl",
+            "--strategies: unknown strategy 'bayes'; choose from bo, evolution, grid, random, rl",
         ),
         (["--seeds", "0"], "--seeds must be at least 1, got 0"),
         (["--output", "x.csv"], "--output 'x.csv' must end in .parquet"),
@@ -230,14 +230,28 @@ def test_benchmark_table_errors(tmp_path, capsys, rows):
     assert code == 2 and "row 2 (1 = first data row): 'val_acc' must be a finite number" in err
 
 
-def test_arch_missing_from_table_is_a_clear_error_and_writes_nothing(tmp_path, capsys, rows):
+def test_a_table_of_part_of_the_space_is_searched_through_its_rows(tmp_path, capsys, rows):
+    """A sample of the space (as ../shared/datasets/nb201_sample): every strategy proposes only its rows."""
     path = tmp_path / "partial.csv"
-    path.write_text("arch,val_acc\n" + "".join(f"{a},{m}\n" for a, m in rows[:100]))
+    kept = rows[::40]
+    path.write_text("arch,val_acc\n" + "".join(f"{a},{m}\n" for a, m in kept))
     output = tmp_path / "out.parquet"
-    code, _, err = run_cli(["benchmark", "--table", path, "--seeds", "1", "--output", output], capsys)
-    assert code == 2 and err.count("\n") == 1
-    assert "partial.csv has no row for architecture |" in err and "must list every architecture" in err
-    assert not output.exists()
+    args = ["benchmark", "--table", path, "--seeds", "2", "--budget", "30", "--workers", "1"]
+    code, out, _ = run_cli([*args, "--strategies", "random,evolution,rl,bo", "--output", output], capsys)
+    assert code == 0 and "best @25" in out
+    listed = {m for _, m in kept}
+    assert set(pq.read_table(output).column("metric").to_pylist()) <= listed
+
+
+def test_arch_missing_from_table_is_a_clear_error():
+    space = S.make_space("nb201")
+    table = B.Table("partial.csv", "val_acc", {space.parse(rows_of_one()): 50.0})
+    with pytest.raises(B.UserError, match="partial.csv has no row for architecture .* must list every"):
+        table.lookup(space.parse("|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|"))
+
+
+def rows_of_one() -> str:
+    return "|skip_connect~0|+|none~0|none~1|+|none~0|none~1|none~2|"
 
 
 def test_exit_code_from_a_real_process(tmp_path):

@@ -189,6 +189,7 @@ def test_a_valid_result_is_recorded_as_given():
         "flops": None,
         "wall_s": None,
         "images_per_s": None,
+        "curves": None,
     }
     failed = result_fields({"status": "failed", "error": "RuntimeError: x"})
     assert failed["status"] == "failed" and failed["error"] == "RuntimeError: x"

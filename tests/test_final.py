@@ -165,3 +165,47 @@ def test_training_failure_is_a_user_error_and_writes_nothing(tmp_path, tiny_data
     ):
         run_final(target, "smoke", data_path=tiny_data, device="cpu")
     assert not (tmp_path / "out").exists()
+
+
+def test_final_records_curves_tensorboard_files_and_error_pictures(tmp_path, tiny_data, monkeypatch, capsys):
+    from PIL import Image
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    arch_file = tmp_path / "darts.json"
+    arch_file.write_text(S.to_json(DARTS_V2))
+    out = tmp_path / "out"
+    args = ["final", "--arch", arch_file, "--preset", "smoke", "--data", tiny_data, "--output", out]
+    code = nas(monkeypatch, *args, "--device", "cpu", "--epochs", "2", "--flip", "off")
+    assert code == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    record = json.loads((out / "final.json").read_text())
+    curves = record["curves"]
+    assert curves["epoch"] == [1, 2] and record["epochs"] == 2 and record["flip"] is False
+    assert len(curves["train_loss"]) == len(curves["train_accuracy"]) == len(curves["lr"]) == 2
+    assert curves["val_accuracy"] == [None, None]  # final training holds out no validation images
+    for name in ("confusion_matrix.png", "misclassified.png"):
+        assert name in printed
+        with Image.open(out / name) as image:
+            assert image.format == "PNG" and image.size[0] > 0 and image.size[1] > 0
+    events = EventAccumulator(str(out / "tensorboard" / "final"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("loss/train")] == [1, 2]
+    assert "lr" in events.Tags()["scalars"]
+
+
+def test_final_trains_final_scale_times_a_candidates_length(tmp_path, tiny_data):
+    import dataclasses
+
+    from nas.train.presets import PRESETS
+
+    smoke = PRESETS["smoke"]
+    longer = dataclasses.replace(smoke, train=dataclasses.replace(smoke.train, final_scale=3.0))
+    target = resolve_target(None, arch_file=_arch_file(tmp_path), output=tmp_path / "out")
+    record = run_final(target, longer, data_path=tiny_data, device="cpu")
+    assert record["epochs"] == 3 and len(record["curves"]["epoch"]) == 3
+
+
+def _arch_file(tmp_path):
+    path = tmp_path / "darts.json"
+    path.write_text(S.to_json(DARTS_V2))
+    return path

@@ -159,7 +159,8 @@ def test_no_proposal_exceeds_the_limits(name, goal):
     # (not the limit) ends its search.
     archs = drive(strategy, 40)
     assert all(conv_costs(a)["params"] <= 2005 for a in archs)
-    assert strategy.infeasible_draws > 0  # the limit did reject draws: the check can fail
+    # The limit did reject draws, so the check can fail; bo never draws outside it: it filters its pool.
+    assert strategy.infeasible_draws > 0 or name == "bo"
 
 
 @pytest.mark.parametrize("name", sorted(strategies.STRATEGIES))

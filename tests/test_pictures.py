@@ -266,3 +266,55 @@ def test_refresh_run_pictures_writes_both(tmp_path):
         "progress.png",
         "trials.parquet",
     ]  # no temp files left behind
+
+
+# -- nas plot --curves and the error pictures of nas final --
+
+
+def test_plot_curves_draws_train_vs_validation_of_the_top_candidates(tmp_path):
+    from nas.train.curves import to_json
+
+    run = make_run(tmp_path / "c", "nb201", ["completed", "stopped", "completed", "failed"], seed=4)
+    rows = run.trials()
+    for row in rows:
+        if row["status"] == "completed":
+            row["curves"] = to_json(
+                {
+                    "epoch": [1, 2, 3],
+                    "train_loss": [2.0, 1.2, 0.6],
+                    "train_accuracy": [0.3, 0.6, 0.95],
+                    "val_loss": [2.1, 1.5, 1.4],
+                    "val_accuracy": [0.25, 0.5, row["val_accuracy"]],
+                    "lr": [0.1, 0.05, 0.0],
+                }
+            )
+    write_trials(run.trials_path, rows)
+    assert [r["curves"] is not None for r in run.trials()] == [True, False, True, False]  # a Parquet column
+    result = invoke("plot", "c", "--results-dir", tmp_path, "--curves", "--top", "2")
+    assert result.exit_code == 0, result.output
+    assert_png(tmp_path / "c" / "curves.png")
+
+
+def test_plot_curves_of_a_run_without_curves_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    make_run(tmp_path / "old", "nb201", ["failed"], seed=4)
+    monkeypatch.setattr(sys, "argv", ["nas", "plot", "old", "--results-dir", str(tmp_path), "--curves"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and "no recorded curves" in err and "\n" not in err
+
+
+def test_error_pictures_are_pngs(tmp_path):
+    from nas.viz.error_pictures import confusion_matrix, save_confusion_matrix, save_misclassified
+
+    rng = np.random.default_rng(0)
+    true = np.arange(50) % 5
+    predicted = np.where(rng.uniform(size=50) < 0.3, (true + 1) % 5, true)
+    matrix = confusion_matrix(true, predicted, 5)
+    assert matrix.sum() == 50 and np.trace(matrix) == int((true == predicted).sum())
+    names = ["a", "b", "c", "d", "e"]
+    images = rng.integers(0, 255, (50, 8, 8, 3)).astype(np.uint8)
+    save_confusion_matrix(true, predicted, names, tmp_path / "cm.png", "test")
+    save_misclassified(images, true, predicted, names, tmp_path / "wrong.png", "test")
+    for name in ("cm.png", "wrong.png"):
+        assert_png(tmp_path / name)

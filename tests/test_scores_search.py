@@ -62,3 +62,24 @@ def test_warm_started_search_trains_the_best_scored_cells_first_and_resumes(loca
     for row in rows:
         for name in DEFAULT_SCORES:
             assert row[f"score_{name}"] == by_hash[row["arch_hash"]][f"score_{name}"]
+
+
+def test_bo_search_starts_from_the_best_scored_cells_and_resumes(local_ray, tmp_path):
+    """`nas search --strategy bo --warm-start N`: the model-based strategy gets the scores of the warm-start
+    cells, proposes among the best-scored first, and a resumed run goes on from its saved state."""
+    data = write_parquet(tmp_path / "cifar", tiny_arrays(per_class_train=8, per_class_test=1))
+    common = ["--results-dir", str(tmp_path), "--quiet"]
+    args = ["search", "--strategy", "bo", "--space", "nb201", "--preset", "smoke", "--trials", "3"]
+    args += ["--concurrency", "2", "--cpus-per-trial", "0.5", "--gpus-per-trial", "0", "--data", str(data)]
+    args += ["--val-size", "20", "--warm-start", "6", "--name", "bo", *common]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    run = RunFolder(tmp_path / "bo")
+    result = CliRunner().invoke(app, ["resume", "bo", "--trials", "5", *common])
+    assert result.exit_code == 0, result.output
+    rows = sorted(run.trials(), key=lambda r: r["proposal"])
+    assert [r["proposal"] for r in rows] == list(range(5))
+    assert {r["status"] for r in rows} == {"completed"}, [r["error"] for r in rows]
+    warm = {w["arch_hash"] for w in pq.read_table(run.path / "warm_start.parquet").to_pylist()}
+    # bo's first 5 proposals (its `initial`) are drawn among the best-scored cells: here all 6 scored ones.
+    assert {r["arch_hash"] for r in rows} <= warm and len({r["arch_hash"] for r in rows}) == 5

@@ -239,3 +239,111 @@ def test_evaluate_with_and_without_flip_tta():
         evaluate(Brightness(), data.val_images, data.val_labels, device="cpu", batch_size=32, tta=True) == 1.0
     )
     assert evaluate(Brightness(), data.val_images, (data.val_labels + 1) % 10, device="cpu") == 0.0
+
+
+# -- the recipe's length follows the data; curves --
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"images_seen": 0}, "images_seen=0"),
+        ({"min_steps": -1}, "min_steps=-1"),
+        ({"final_scale": 0.0}, "final_scale=0.0"),
+        ({"flip": "sometimes"}, "flip='sometimes' must be one of auto, on, off"),
+    ],
+)
+def test_new_recipe_keys_are_validated_with_one_line_errors(changes, message):
+    with pytest.raises(ValueError, match=message) as error:
+        TrainConfig(epochs=1, batch_size=8, lr=0.1, **changes)
+    assert "\n" not in str(error.value)
+
+
+def test_training_length_follows_the_data():
+    cfg = TrainConfig(epochs=3, batch_size=64, lr=0.3, images_seen=21_000)
+    assert cfg.epochs_for(7000) == 3  # 109 steps of 64 per epoch: 20,928 images in 3 epochs
+    assert cfg.epochs_for(1293) == 16  # digits' training split: 20 steps per epoch
+    assert cfg.epochs_for(100_000) == 1  # never fewer than one epoch
+    steps = TrainConfig(epochs=1, batch_size=64, lr=0.3, min_steps=300)
+    assert steps.epochs_for(640) == 30 and steps.epochs_for(64_000) == 1  # at least 300 steps
+    assert steps.epochs_for(10) == 300  # the batch shrinks to the data: one step per epoch
+    fixed = TrainConfig(epochs=5, batch_size=64, lr=0.3)
+    assert fixed.epochs_for(10) == fixed.epochs_for(50_000) == 5  # no images_seen: epochs as given
+
+
+def test_final_recipe_trains_final_scale_times_longer_and_epochs_overrides_it():
+    cfg = TrainConfig(epochs=3, batch_size=64, lr=0.3, images_seen=21_000, min_steps=10, final_scale=2.0)
+    final = cfg.for_final()
+    assert (final.images_seen, final.min_steps, final.final_scale) == (42_000, 20, 1.0)
+    assert (cfg.epochs_for(1437), final.epochs_for(1437)) == (15, 30)  # 22 steps of 64 per epoch
+    assert PRESETS["cpu"].train.for_final().epochs_for(7000) == 6
+    exact = cfg.with_epochs(40)
+    assert exact.epochs_for(1437) == exact.epochs_for(50_000) == 40
+
+
+def test_a_tiny_dataset_gets_its_minimum_steps_and_the_curves_record_every_epoch():
+    p = preset(epochs=1, batch=32, min_steps=12)
+    data = colour_splits(64, 20)  # 2 steps per epoch: 6 epochs reach 12 steps
+    result = train_candidate(tiny_net, p, data, device="cpu", seed=0)
+    assert result.status == "completed" and result.epochs == 6
+    curves = result.record()["curves"]
+    assert curves["epoch"] == [1, 2, 3, 4, 5, 6]
+    for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr"):
+        assert len(curves[key]) == 6 and all(v is not None and math.isfinite(v) for v in curves[key]), key
+    assert curves["val_accuracy"] == list(result.val_curve)
+    assert all(0.0 <= a <= 1.0 for a in curves["train_accuracy"])
+    assert curves["lr"][-1] < curves["lr"][0]  # cosine decay to 0 at the end
+    assert curves["train_loss"][-1] < curves["train_loss"][0]
+
+
+def test_flip_auto_turns_flips_off_for_left_right_asymmetric_classes_and_on_for_symmetric_ones():
+    rng = np.random.default_rng(0)
+    n = 40
+    y = np.arange(n) % 2
+    x = rng.integers(0, 20, (n, 32, 32, 3)).astype(np.uint8)
+    # class 0 bright on the left half, class 1 on the right: each is the other's mirror image
+    x[y == 0, :, :16] += 200
+    x[y == 1, :, 16:] += 200
+    asymmetric = Splits(x, y, x[:4], y[:4], None, None, source="synthetic", seed=0)
+    off = train_candidate(tiny_net, preset(epochs=1, batch=20), asymmetric, device="cpu")
+    forced = train_candidate(tiny_net, preset(epochs=1, batch=20, flip="on"), asymmetric, device="cpu")
+    symmetric = train_candidate(tiny_net, preset(epochs=1, batch=20), colour_splits(40, 10), device="cpu")
+    assert (off.flip, forced.flip, symmetric.flip) == (False, True, True)
+    assert off.record()["flip"] is False
+
+
+def test_a_search_candidates_curves_reach_its_trials_row_and_tensorboard(tmp_path):
+    import json
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from nas.runs.folder import read_trials, write_trials
+    from nas.runs.trial import result_fields
+    from nas.searching.candidate import CandidateRequest
+    from nas.train.curves import write_trial_tensorboard
+
+    space = S.make_space("nb201")
+    arch = space.sample(np.random.default_rng(0))
+    request = CandidateRequest(
+        proposal=0,
+        arch_json=S.to_json(arch),
+        space="nb201",
+        space_options=space.options(),
+        preset=preset(epochs=2, batch=32).to_dict(),
+        dataset=colour_splits(64, 20),
+    )
+    from nas.searching.train_trial import evaluate_candidate
+
+    record = evaluate_candidate(request, lambda epoch, accuracy: None)
+    assert record["status"] == "completed" and isinstance(record["curves"], str)  # JSON text through Ray
+    row = {"trial_id": "t00000", "proposal": 0, **result_fields(record)}
+    write_trials(tmp_path / "trials.parquet", [row])
+    (stored,) = read_trials(tmp_path / "trials.parquet")
+    curves = json.loads(stored["curves"])
+    assert curves["epoch"] == [1, 2] and curves["val_accuracy"] == record["val_curve"]
+    folder = write_trial_tensorboard(tmp_path, stored, request.preset, record)
+    events = EventAccumulator(str(folder))
+    events.Reload()
+    steps = [(e.step, round(e.value, 5)) for e in events.Scalars("accuracy/val")]
+    assert steps == [(i + 1, round(a, 5)) for i, a in enumerate(record["val_curve"])]
+    assert folder == tmp_path / "tensorboard" / "t00000"

@@ -70,8 +70,16 @@ def test_keys_name_fields_of_the_configs_they_set():
 
 @pytest.mark.skipif(not HAS_FLIP, reason="TrainConfig has no flip setting in this version")
 def test_flip_key_sets_the_train_config():
-    assert R.apply_recipe(PRESETS["smoke"], {"flip": False}).train.flip is False
-    assert R.parse_grid(["flip=true,off"]) == {"flip": [True, False]}
+    assert R.apply_recipe(PRESETS["smoke"], {"flip": "off"}).train.flip == "off"
+    assert R.parse_grid(["flip=on,off,on"]) == {"flip": ["on", "off"]}
+    with pytest.raises(UserError, match="flip='sometimes' must be one of auto, on, off"):
+        R.parse_grid(["flip=sometimes"])
+
+
+def test_recipe_epochs_are_trained_as_given_whatever_the_data_size():
+    preset = R.apply_recipe(PRESETS["cpu"], {"epochs": 5})
+    assert preset.train.epochs_for(1_000) == preset.train.epochs_for(50_000) == 5
+    assert R.apply_recipe(PRESETS["cpu"], {"images_seen": 4_000}).train.epochs_for(1_000) == 4
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from nas.errors import UserError
 from search_spaces.base import Architecture, ArchitectureError, SearchSpace
 from strategies.objectives import Goal
 
-CHECKPOINTS = (25, 50, 100, 200)  # queries at which the summary reports the best metric so far
+CHECKPOINTS = (10, 25, 50, 100, 200)  # queries at which the summary reports the best metric so far
 TOP_FRACTION = 0.001  # "the table's top 0.1%": the ceil(0.1% of rows) best rows
 
 
@@ -107,6 +107,14 @@ def load_table(path: str | os.PathLike, space: SearchSpace, arch_column: str, me
 
 
 @dataclass(frozen=True)
+class Features:
+    """Training-free knowledge of the table's rows for a model-based strategy."""
+
+    order: list[Architecture]  # the scored rows, best combined rank first
+    records: dict[Architecture, dict[str, float]]  # row -> {score or cost name: value}
+
+
+@dataclass(frozen=True)
 class BenchmarkResult:
     budget: int
     seeds: tuple[int, ...]
@@ -134,11 +142,16 @@ def run_one(
     dedupe: bool = True,
     warm_start: Sequence[Architecture] = (),
     goal: Goal | None = None,
+    features: Features | None = None,
 ):
     """The metrics of the first `budget` queries of one strategy on one seed, its dedupe cache hits, and the
     goal's costs of each query (budget, costs); `warm_start` (best first) is proposed first (see
-    strategies/base.py); with a goal the strategy sees the table's cost columns."""
-    extra = {"warm_start": warm_start} if warm_start else {}
+    strategies/base.py); with a goal the strategy sees the table's cost columns. A strategy that takes
+    training-free scores (`bo`) gets `features` instead of the warm start when there are some."""
+    if features is not None and getattr(strategies.STRATEGIES[name], "uses_scores", False):
+        extra = {"warm_start": features.order, "scores": features.records}
+    else:
+        extra = {"warm_start": warm_start} if warm_start else {}
     if goal is not None:
         extra.update(goal=goal, costs=table.costs.__getitem__)
     strategy = strategies.make_strategy(name, space, seed=seed, dedupe=dedupe, **extra)
@@ -166,10 +179,20 @@ def _init_worker(context: tuple) -> None:
 
 
 def _run_job(job: tuple[str, int]):
-    space, table, budget, dedupe, warm_starts, goal = _WORKER_CONTEXT
+    space, table, budget, dedupe, warm_starts, goal, features = _WORKER_CONTEXT
     name, seed = job
     warm = warm_starts.get(seed, ()) if warm_starts else ()
-    return run_one(name, space, table, seed=seed, budget=budget, dedupe=dedupe, warm_start=warm, goal=goal)
+    return run_one(
+        name,
+        space,
+        table,
+        seed=seed,
+        budget=budget,
+        dedupe=dedupe,
+        warm_start=warm,
+        goal=goal,
+        features=features,
+    )
 
 
 def run_benchmark(
@@ -183,9 +206,11 @@ def run_benchmark(
     workers: int = 1,
     warm_starts: dict[int, list[Architecture]] | None = None,
     goal: Goal | None = None,
+    features: Features | None = None,
 ) -> BenchmarkResult:
     """Each strategy on seeds 0..seeds-1, `budget` queries each, one query at a time (concurrency 1);
-    with `warm_starts`, every strategy of seed s starts from `warm_starts[s]` (nas.bench.warm_start).
+    with `warm_starts`, every strategy of seed s starts from `warm_starts[s]` (nas.bench.warm_start); with
+    `features`, a strategy that takes scores (`bo`) gets them.
 
     Runs are independent, so `workers` > 1 spreads them over processes with identical results. Workers are
     forked: they inherit the imported modules and the table instead of loading them again (seconds each).
@@ -194,7 +219,7 @@ def run_benchmark(
     goal = None if goal is None or goal.trivial else goal
     if goal is not None and table.costs is None:
         raise ValueError("a goal needs the table's costs (nas.bench.costs.table_costs)")
-    context = (space, table, budget, dedupe, warm_starts, goal)
+    context = (space, table, budget, dedupe, warm_starts, goal, features)
     if workers > 1 and len(jobs) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -354,6 +379,7 @@ def benchmark_command(
     workers: int = 1,
     warm_start: int = 0,
     score_data: str | None = None,
+    scores: str | None = None,
     objectives: str | None = None,
     max_params: float | None = None,
     max_flops: float | None = None,
@@ -410,6 +436,23 @@ def benchmark_command(
     console = Console()
     if not console.is_terminal:
         console = Console(width=160)  # piped to a file or a log: do not wrap the table to 80 columns
+    features = None
+    if scores is not None:
+        from nas.bench.warm_start import table_features
+
+        features = table_features(search_space, full, scores, score_data, arch_column)
+        console.print(
+            f"scores for bo: {len(features.order)} rows with {', '.join(features.score_names)}"
+            + (
+                f" ({features.computed} computed now in {features.scoring_s:.1f} s)"
+                if features.computed
+                else ""
+            )
+        )
+    # A table listing part of the space (a sample of NB201): strategies propose only its rows.
+    from nas.bench.table_space import covering_space
+
+    search_space = covering_space(search_space, list(loaded.metrics))
     warm = None
     if warm_start:
         from nas.bench.warm_start import score_warm_starts
@@ -433,6 +476,7 @@ def benchmark_command(
         workers=workers,
         warm_starts=warm.by_seed if warm else None,
         goal=goal,
+        features=features and Features(features.order, features.records),
     )
     wall_s = time.perf_counter() - start
     console.print(

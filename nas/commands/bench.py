@@ -51,6 +51,13 @@ def benchmark(
     score_data: Annotated[
         str | None, typer.Option(help="CIFAR-10 folder for the scoring batch.", envvar="NAS_DATA")
     ] = None,
+    scores: Annotated[
+        str | None,
+        typer.Option(
+            help="Training-free scores of every row for bo: a .csv/.parquet file (arch + score columns) or "
+            "'compute' (scored here, cached)."
+        ),
+    ] = None,
 ) -> None:
     """Compare strategies on a tabular benchmark in-process: best metric so far, queries to the top 0.1%."""
     from nas.bench.tabular import benchmark_command
@@ -74,6 +81,7 @@ def benchmark(
         max_latency_ms=max_latency_ms,
         warm_start=warm_start,
         score_data=score_data,
+        scores=scores,
     )
 
 

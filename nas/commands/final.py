@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -9,6 +10,9 @@ from typing import Annotated
 import typer
 
 from nas.commands.options import ResultsDir
+from nas.train.presets import FLIP_MODES
+
+FlipMode = enum.StrEnum("FlipMode", {mode: mode for mode in FLIP_MODES})
 
 
 def final(
@@ -53,7 +57,17 @@ def final(
     ] = None,
     epochs: Annotated[
         int | None,
-        typer.Option(help="Train this many epochs instead of the preset's (e.g. when fine-tuning)."),
+        typer.Option(
+            help="Train exactly this many epochs instead of the preset's final length (which follows the "
+            "data: docs/training.md)."
+        ),
+    ] = None,
+    flip: Annotated[
+        FlipMode | None,
+        typer.Option(
+            help="Random horizontal flips while training; auto: off when the classes are left-right "
+            "asymmetric (digits, text). Default: the preset's (auto)."
+        ),
     ] = None,
     init_from: Annotated[
         Path | None,
@@ -79,6 +93,7 @@ def final(
     """Train a run's best architecture (or --arch) on the whole training set; write final.json and
     final.pt."""
     from nas.train.final import resolve_preset, resolve_target, run_final
+    from nas.viz.error_pictures import draw_error_pictures
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     chosen = resolve_preset(preset)  # a bad preset name fails before any data is read
@@ -112,9 +127,14 @@ def final(
         image_size=image_size if image_size is not None else run_data.get("image_size"),
         test_fraction=test_fraction if test_fraction is not None else run_data.get("test_fraction", 0.2),
         epochs=epochs,
+        flip=flip.value if flip is not None else None,
+        error_pictures=draw_error_pictures,
     )
+    extra = [*record["pictures"], *([record["tensorboard"]] if record["tensorboard"] else [])]
     typer.echo(
         f"test accuracy {record['test_accuracy']:.4f} (flip TTA {record['test_accuracy_tta']:.4f}) on "
-        f"{record['test_images']} test images after {record['epochs']} epochs, {record['wall_s']:.0f} s on "
-        f"{record['device']}; wrote {target.folder / 'final.json'} and {target.folder / 'final.pt'}"
+        f"{record['test_images']} test images after {record['epochs']} epochs (flips "
+        f"{'on' if record['flip'] else 'off'}), {record['wall_s']:.0f} s on {record['device']}; wrote "
+        f"{target.folder / 'final.json'}, {target.folder / 'final.pt'}"
+        + "".join(f", {target.folder / p}" for p in extra)
     )

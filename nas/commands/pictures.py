@@ -78,14 +78,30 @@ def plot(
         bool,
         typer.Option("--scores", help="Plot training-free scores vs validation accuracy instead (one run)."),
     ] = False,
+    curves: Annotated[
+        bool,
+        typer.Option(
+            "--curves",
+            help="Plot train vs validation loss and accuracy per epoch of the top candidates instead "
+            "(one run).",
+        ),
+    ] = False,
+    top: Annotated[
+        int, typer.Option("--top", min=1, help="With --curves: how many candidates, best first.")
+    ] = 4,
 ) -> None:
     """Plot search progress: best accuracy so far vs candidates and vs time, and accuracy vs size."""
     from nas.runs.folder import DEFAULT_RESULTS_DIR, open_run
     from nas.viz.progress_plot import plot_progress
 
     folders = [open_run(name, results_dir) for name in runs]
+    if scores and curves:
+        raise UserError("--scores and --curves draw different pictures; give one of them")
     if scores:
         _plot_scores(folders, output)
+        return
+    if curves:
+        _plot_curves(folders, output, top)
         return
     if output is None:
         if len(folders) == 1:
@@ -96,6 +112,15 @@ def plot(
                 / f"progress_{'_vs_'.join(f.name for f in folders)}.png"
             )
     path = plot_progress(folders, _check_output(output))
+    typer.echo(f"wrote {path}")
+
+
+def _plot_curves(folders, output: Path | None, top: int) -> None:
+    from nas.viz.curves_plot import plot_curves
+
+    if len(folders) != 1:
+        raise UserError("--curves plots one run; give a single RUN")
+    path = plot_curves(folders[0], _check_output(output or folders[0].path / "curves.png"), top)
     typer.echo(f"wrote {path}")
 
 

@@ -12,9 +12,7 @@ from nas.errors import UserError
 
 
 def search(
-    strategy: Annotated[
-        str | None, typer.Option(help="random, evolution or rl. [default: evolution]")
-    ] = None,
+    strategy: Annotated[str | None, typer.Option(help="bo, random, evolution or rl. [default: bo]")] = None,
     space: Annotated[str | None, typer.Option(help="nasnet or nb201. [default: nasnet]")] = None,
     trials: Annotated[int | None, typer.Option(help="Candidates to evaluate. [default: 100]")] = None,
     time_budget: Annotated[

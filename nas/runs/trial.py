@@ -53,15 +53,18 @@ class Trial:
     score_synflow: float | None = None
     score_meco: float | None = None
     score_az_expressivity: float | None = None
+    # Per-epoch curves as JSON text (nas.train.curves: train/val loss and accuracy, lr); None when none.
+    curves: str | None = None
     # The recipe the candidate was trained with where it differs from the preset (nas tune, nas search --tune
     # or --recipe): one column per key of nas.train.recipe.KEYS (tests/test_tune.py checks they match).
     recipe_lr: float | None = None
     recipe_batch_size: int | None = None
     recipe_weight_decay: float | None = None
     recipe_epochs: int | None = None
+    recipe_images_seen: int | None = None
     recipe_label_smoothing: float | None = None
     recipe_warmup_epochs: float | None = None
-    recipe_flip: bool | None = None
+    recipe_flip: str | None = None
     recipe_cutout: int | None = None
     recipe_dropout: float | None = None
     recipe_drop_path: float | None = None
@@ -175,6 +178,8 @@ def result_fields(result: Mapping[str, Any]) -> dict[str, Any]:
             fields[name] = None
         else:
             fields[name] = int(value) if name in _COUNTS else float(value)
+    curves = result.get("curves")
+    fields["curves"] = curves if isinstance(curves, str) else None  # JSON text; anything else is not kept
     if completed and problems:
         fields.update(
             status=CandidateStatus.FAILED, val_accuracy=None, error="invalid result: " + "; ".join(problems)

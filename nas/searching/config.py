@@ -22,7 +22,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 @dataclass(frozen=True)
 class SearchConfig:
     name: str
-    strategy: str = "evolution"
+    strategy: str = "bo"  # ahead of evolution at every budget on both NB201 tables (docs/search-quality.md)
     strategy_options: dict[str, Any] = field(default_factory=dict)  # e.g. population, sample_size
     space: str = "nasnet"
     space_options: dict[str, Any] = field(default_factory=dict)  # e.g. ops, num_blocks
@@ -256,8 +256,6 @@ def run_preset(config: SearchConfig, recipe: dict[str, Any] | None = None):
     """The run's preset with its recipe (and a candidate's own `recipe`, in joint search) applied, fitted to
     its data (nas.train.presets.fit_preset): what each candidate is trained and costed as. Unfitted before
     the data is read, or for CIFAR-10."""
-    from nas.train.presets import PRESETS, fit_preset
-    from nas.train.recipe import apply_recipe
+    from nas.train.recipe import fitted_preset
 
-    preset = apply_recipe(PRESETS[config.preset], {**config.recipe, **(recipe or {})})
-    return fit_preset(preset, config.data_spec)
+    return fitted_preset(config.preset, {**config.recipe, **(recipe or {})}, config.data_spec)

@@ -188,6 +188,8 @@ class Plan:
     rows: list[dict[str, Any]]
     resumed: bool
     goal: Any = None  # nas.searching.budget.GoalPlan: limits checked, reward targets resolved, the costs
+    # A candidate's epochs on this run's data (TrainConfig.epochs_for); None when the data is not read.
+    epochs: int | None = None
 
 
 def load_run(
@@ -270,6 +272,12 @@ def start_strategy(
         concurrency=config.concurrency,
         dedupe=config.dedupe,
         **({"warm_start": warm} if warm else {}),
+        # A model-based strategy reads the scores of the warm-start cells (disk-cached, also on resume).
+        **(
+            {"scores": lambda arch: scores.scorer.score(arch)}
+            if scores and strategies.STRATEGIES[config.strategy].uses_scores
+            else {}
+        ),
         **config.strategy_options,
         **(goal.strategy_options() if goal is not None else {}),
     )
@@ -373,6 +381,11 @@ def run_search(
         plan.config, run_preset(plan.config).model, run_path=plan.run.path if plan.resumed else None
     )
     plan.config = plan.goal.config
+    if splits is not None:
+        from nas.searching.joint import max_epochs
+
+        # ASHA's last rung: the longest any candidate trains (tuned recipes may differ in length)
+        plan.epochs = max_epochs(plan.config, len(splits.train_labels))
     if evaluator is None:
         from nas.searching.train_trial import evaluate_candidate as evaluator
 
@@ -404,8 +417,10 @@ def run_search(
 def search(run: RunFolder, plan: Plan, evaluator, shipped, *, quiet: bool, on_result) -> SearchOutcome:
     """The search itself, once the run folder exists: Tune trains what the strategy proposes."""
     from nas.searching import tune_glue
+    from nas.searching.config import run_preset
     from nas.searching.live_display import LiveDisplay
     from nas.searching.warm_start import run_scores
+    from nas.train.curves import write_trial_tensorboard
 
     config, state, rows = plan.config, plan.state, plan.rows
     from nas.searching.joint import run_space
@@ -426,7 +441,7 @@ def search(run: RunFolder, plan: Plan, evaluator, shipped, *, quiet: bool, on_re
     if config.scheduler == "asha":
         from nas.searching.joint import max_epochs
 
-        scheduler = tune_glue.EarlyStopping(max_epochs(config))
+        scheduler = tune_glue.EarlyStopping(plan.epochs or max_epochs(config))
         scheduler.prime([row["val_curve"] for row in rows if row["val_curve"]])
     display = LiveDisplay(progress, config, quiet=quiet, run_path=run.path)
     listeners = [display.on_result] + ([on_result] if on_result else [])
@@ -441,6 +456,7 @@ def search(run: RunFolder, plan: Plan, evaluator, shipped, *, quiet: bool, on_re
         row = recorder.add(replace(trial, **extra) if extra else trial)
         tell(strategy, row)
         recorder.maybe_save()
+        write_trial_tensorboard(run.path, row, run_preset(config).to_dict(), result)
         weights = cluster.take_weights(inbox, proposal.id) if result and result.get("has_weights") else None
         if weights and progress.outranks_best(row):
             keep_best_weights(run, config, row, weights)

@@ -83,12 +83,19 @@ def recipe_columns(config, arch) -> dict[str, Any]:
     return {f"recipe_{k}": v for k, v in candidate_recipe(config, arch).items()}
 
 
-def max_epochs(config) -> int:
-    """The longest a candidate trains, in epochs: ASHA's horizon."""
-    from nas.train.presets import PRESETS
+LENGTH_KEYS = ("epochs", "images_seen", "batch_size")  # what a candidate's number of epochs depends on
 
-    epochs = [config.recipe.get("epochs", PRESETS[config.preset].train.epochs)]
-    return max(epochs + list(config.tune.get("epochs", [])))
+
+def max_epochs(config, n: int | None = None) -> int:
+    """The longest any candidate trains, in epochs, on `n` training images (None: the preset's `epochs`, as
+    when no data is read): ASHA's horizon, which must not cut a longer candidate short."""
+    tuned = {k: v for k, v in config.tune.items() if k in LENGTH_KEYS}
+    longest = 0
+    for combination in recipes.grid(tuned):
+        train = recipes.fitted_preset(config.preset, {**config.recipe, **combination}, config.data_spec).train
+        used = n if n is None else min(n, train.train_subset or n)
+        longest = max(longest, train.epochs if used is None else train.epochs_for(used))
+    return longest
 
 
 def write_best_recipe(run, config, best: dict[str, Any] | None) -> None:

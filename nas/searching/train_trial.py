@@ -7,6 +7,7 @@ from typing import Any
 
 import search_spaces
 from nas.searching.candidate import CandidateRequest, EpochReport
+from nas.train import curves
 from nas.train.presets import Preset
 
 
@@ -36,6 +37,8 @@ def evaluate_candidate(request: CandidateRequest, report: EpochReport) -> dict[s
         lambda: space.build(arch, preset.model), preset, splits, seed=request.seed, on_epoch=report
     )
     record = result.record()
+    # JSON text: one trials.parquet column, whatever its keys
+    record["curves"] = curves.to_json(result.curves)
     if result.state_dict is not None:  # sent back through Ray; the driver keeps the best candidate's
         buffer = io.BytesIO()
         torch.save(dict(result.state_dict), buffer)

@@ -63,8 +63,11 @@ def train_batch(
     *,
     crop_padding: int = 4,
     cutout_size: int = 0,
+    flip: bool = True,
 ) -> torch.Tensor:
-    """The training augmentation: random crop and flip on the uint8 pixels (a quarter of the bytes of float),
-    then normalisation and optional cutout."""
-    x = random_flip(random_crop(x_uint8, crop_padding))
+    """The training augmentation: random crop and (with `flip`) flip on the uint8 pixels (a quarter of the
+    bytes of float), then normalisation and optional cutout."""
+    x = random_crop(x_uint8, crop_padding)
+    if flip:
+        x = random_flip(x)
     return cutout(normalize(x, mean, std), cutout_size)

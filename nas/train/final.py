@@ -9,9 +9,11 @@ class count differs (and so is the stem's convolution when a new image size need
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -30,9 +32,14 @@ from nas.train.checkpoint import Checkpoint, save_checkpoint
 from nas.train.data import load_splits, stratified_sample
 from nas.train.data_spec import DataSpec, recorded_spec
 from nas.train.device import resolve_device
-from nas.train.presets import PRESETS, Preset, fit_preset
-from nas.train.trainer import evaluate, train_candidate
+from nas.train.presets import FLIP_MODES, PRESETS, Preset, fit_preset
+from nas.train.trainer import evaluate, predict, train_candidate
 from search_spaces import Architecture, ModelConfig, canonical_hash
+
+log = logging.getLogger(__name__)
+
+# (folder, test images, true labels, predicted labels, class names, title) -> names of the files drawn
+ErrorPictures = Callable[[Path, Any, Any, Any, Sequence[str], str], list[str]]
 
 
 @dataclass(frozen=True)
@@ -139,14 +146,26 @@ def run_final(
     image_size: int | None = None,
     test_fraction: float = 0.2,
     epochs: int | None = None,
+    flip: str | None = None,
+    error_pictures: ErrorPictures | None = None,
 ) -> dict[str, Any]:
     """Train, test, then write final.pt and final.json (in that order, each atomically) into `target.folder`.
-    Returns the record. Nothing is written when training fails. `epochs` overrides the preset's."""
+    Returns the record. Nothing is written when training fails. The length is the preset's final one
+    (`TrainConfig.for_final`: `final_scale` times a candidate's); `epochs` sets exactly that many instead;
+    `flip` ("on", "off", "auto") overrides the preset's flip setting. Also writes the curves as TensorBoard
+    files (FOLDER/tensorboard/final) and, given `error_pictures` (the commands pass
+    `nas.viz.error_pictures.draw_error_pictures`), the pictures of the test errors."""
     preset = resolve_preset(preset)
     if epochs is not None:
         if epochs < 1:
             raise UserError(f"--epochs {epochs} must be at least 1")
-        preset = replace(preset, train=replace(preset.train, epochs=epochs))
+        preset = replace(preset, train=preset.train.with_epochs(epochs))
+    else:
+        preset = replace(preset, train=preset.train.for_final())
+    if flip is not None:
+        if flip not in FLIP_MODES:
+            raise UserError(f"--flip {flip}: choose one of {', '.join(FLIP_MODES)}")
+        preset = replace(preset, train=replace(preset.train, flip=flip))
     dev = resolve_device(device)
     space = search_spaces.make_space(target.arch.space, **target.space_options)
     data = load_splits(
@@ -189,7 +208,8 @@ def run_final(
     model.load_state_dict(result.state_dict)
     eval_batch = preset.train.eval_batch_size
     norm = {"mean": data.mean, "std": data.std}
-    test_accuracy = evaluate(model, test_x, test_y, device=dev, batch_size=eval_batch, **norm)
+    predicted = predict(model, test_x, device=dev, batch_size=eval_batch, **norm)
+    test_accuracy = float((predicted == test_y).mean())  # evaluate()'s figure, from the same predictions
     test_accuracy_tta = evaluate(model, test_x, test_y, device=dev, batch_size=eval_batch, tta=True, **norm)
     wall_s = time.perf_counter() - start
 
@@ -202,6 +222,8 @@ def run_final(
         "flops": result.flops,
         "epochs": result.epochs,
         "final_train_loss": result.loss,
+        "flip": result.flip,
+        "curves": {k: list(v) for k, v in result.curves.items()},
         "wall_s": wall_s,
         "train_wall_s": result.wall_s,
         "images_per_s": result.images_per_s,
@@ -243,8 +265,41 @@ def run_final(
             data_spec=data.data_spec,
         ),
     )
+    title = f"{target.arch.space} {canonical_hash(target.arch)}, preset {preset.name}, seed {seed}"
+    # Paths relative to the folder; final.json last: it marks the final run done.
+    record["pictures"] = (
+        []
+        if error_pictures is None
+        else _error_pictures(error_pictures, folder.path, test_x, test_y, predicted, data, title)
+    )
+    record["tensorboard"] = _tensorboard(folder.path, record, preset)
     write_json(folder.final_record_path, record)
     return record
+
+
+def _error_pictures(
+    draw: ErrorPictures, folder: Path, images, labels, predicted, data, title: str
+) -> list[str]:
+    """The pictures of the test errors; pictures are a convenience, so a failure to draw is logged, never a
+    failure of the finished final run."""
+    try:
+        return draw(folder, images, labels, predicted, data.data_spec.class_names, title)
+    except Exception as e:
+        log.warning("could not draw the error pictures in %s: %s", folder, e)
+        return []
+
+
+def _tensorboard(folder: Path, record: dict[str, Any], preset: Preset) -> str | None:
+    from nas.train.curves import TENSORBOARD_DIR, recipe_hparams, write_tensorboard
+
+    try:
+        hparams = recipe_hparams(preset.to_dict(), record["epochs"], record["flip"])
+        metrics = {"test_accuracy": record["test_accuracy"], "train_loss": record["final_train_loss"]}
+        write_tensorboard(folder / TENSORBOARD_DIR / "final", record["curves"], hparams, metrics)
+        return f"{TENSORBOARD_DIR}/final"
+    except Exception as e:
+        log.warning("could not write the TensorBoard files in %s: %s", folder, e)
+        return None
 
 
 def _fit_preset(preset: Preset, spec: DataSpec, init: InitSource | None) -> Preset:

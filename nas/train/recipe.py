@@ -39,7 +39,8 @@ KEYS: dict[str, RecipeKey] = {
     "epochs": RecipeKey("train", int, lambda v: v >= 1, "at least 1"),
     "label_smoothing": RecipeKey("train", float, lambda v: 0 <= v < 1, "in [0, 1)"),
     "warmup_epochs": RecipeKey("train", float, lambda v: v >= 0, "at least 0"),
-    "flip": RecipeKey("train", bool, lambda v: True, "true or false"),
+    "images_seen": RecipeKey("train", int, lambda v: v >= 1, "at least 1 (training length in images)"),
+    "flip": RecipeKey("train", str, lambda v: v in ("auto", "on", "off"), "one of auto, on, off"),
     "cutout": RecipeKey("train", int, lambda v: v >= 0, "at least 0 pixels (at 32 px), 0: off"),
     "dropout": RecipeKey("model", float, lambda v: 0 <= v < 1, "in [0, 1)"),
     "drop_path": RecipeKey("model", float, lambda v: 0 <= v < 1, "in [0, 1)"),
@@ -166,12 +167,21 @@ def apply_recipe(preset: Preset, recipe: Mapping[str, Any]) -> Preset:
     parts = {
         target: {k: v for k, v in recipe.items() if KEYS[k].target == target} for target in ("train", "model")
     }
+    if "epochs" in recipe and "images_seen" not in recipe and hasattr(preset.train, "images_seen"):
+        parts["train"]["images_seen"] = None  # a recipe's epochs are trained as given, whatever the data size
     try:
         train = dataclasses.replace(preset.train, **parts["train"])
         model = dataclasses.replace(preset.model, **parts["model"])
     except ValueError as e:
         raise UserError(f"recipe: {e}") from None
     return dataclasses.replace(preset, train=train, model=model)
+
+
+def fitted_preset(name: str, recipe: Mapping[str, Any], spec) -> Preset:
+    """Preset `name` with `recipe` applied, fitted to the data `spec` (None: CIFAR-10)."""
+    from nas.train.presets import PRESETS, fit_preset
+
+    return fit_preset(apply_recipe(PRESETS[name], recipe), spec)
 
 
 def _toml_value(value: Any) -> str:

@@ -30,11 +30,20 @@ from nas.errors import UserError
 from nas.train import augment
 from nas.train.data import Splits
 from nas.train.device import describe_device, resolve_device
+from nas.train.evaluation import CHANNELS_LAST_ON_CPU, _norm, _passes
+from nas.train.flip_rule import resolve_flip
+from nas.train.optim import NesterovSGD, lr_at  # noqa: F401 - lr_at is part of this module's API
 from nas.train.presets import Preset, TrainConfig
 from search_spaces.ops import set_drop_path_rate
 from search_spaces.stats import model_stats
 
 log = logging.getLogger(__name__)
+
+# What a run's curves hold, per finished epoch. The training loss and accuracy are means over the epoch's
+# augmented batches while the weights changed; the validation ones are measured after the epoch in eval mode,
+# with the same (label-smoothed) loss. lr: the learning rate of the epoch's last step. val_* are None without
+# validation data (final training).
+CURVE_KEYS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
 
 WARMUP_STEPS_BEFORE_CAPTURE = 3  # eager steps on a side stream first: cuDNN autotuning and lazy allocations
 # must happen before capture, and every op must have run once outside it
@@ -57,6 +66,9 @@ class CandidateResult:
     cuda_graph: bool = False  # whether the training step ran as a captured CUDA graph
     state_dict: Mapping[str, torch.Tensor] | None = field(default=None, repr=False, compare=False)
     # the trained weights on the CPU (None when failed): load them into `build_model()` for the final evaluation
+    # Per finished epoch (lists of equal length, CURVE_KEYS): what TensorBoard and `nas plot --curves` draw.
+    curves: Mapping[str, list] = field(default_factory=dict, compare=False)
+    flip: bool | None = None  # whether random horizontal flips were on (the recipe's flip, "auto" resolved)
 
     def record(self) -> dict[str, Any]:
         """The result without the weights, as plain JSON-able values (one trials row)."""
@@ -74,6 +86,8 @@ class CandidateResult:
             "device": self.device,
             "batch_size": self.batch_size,
             "cuda_graph": self.cuda_graph,
+            "curves": {k: list(v) for k, v in self.curves.items()},
+            "flip": self.flip,
         }
 
 
@@ -156,6 +170,8 @@ def train_candidate(
         batch_size=run.batch_size,
         cuda_graph=run.cuda_graph,
         state_dict=run.state_dict if error is None else None,
+        curves=run.curves,
+        flip=run.flip,
     )
 
 
@@ -174,49 +190,28 @@ def evaluate(
     data's); with `tta`, softmax averaged with the mirrored image's. Moves the model to `device`."""
     dev = resolve_device(device)
     model.to(dev)
-    if dev.type == "cuda":
+    if dev.type == "cuda" or CHANNELS_LAST_ON_CPU:
         model.to(memory_format=torch.channels_last)
     x, y = _to_device(images, labels, dev)
     return _evaluate(model, x, y, batch_size=batch_size, tta=tta, mean=mean, std=std)
 
 
-def lr_at(step: int, total_steps: int, warmup_steps: int, peak: float) -> float:
-    """Linear warm-up from 0 to `peak` over `warmup_steps`, then half a cosine down to 0 at `total_steps`."""
-    if step < warmup_steps:
-        return peak * (step + 1) / warmup_steps
-    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-    return peak * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-class NesterovSGD:
-    """SGD with Nesterov momentum and decoupled groups (weights decayed; BN parameters and biases not), written
-    with foreach ops and a learning rate held in a device tensor. It never reads a value back to the host, so it
-    can be captured inside a CUDA graph, and `lr.fill_()` between replays drives the schedule. The update is
-    torch.optim.SGD(nesterov=True)'s: d = g + wd·p; b = m·b + d; p -= lr·(d + m·b)."""
-
-    def __init__(self, params: list[nn.Parameter], lr: torch.Tensor, momentum: float, weight_decay: float):
-        self.lr, self.momentum = lr, momentum
-        params = [p for p in params if p.requires_grad]
-        decay = [p for p in params if p.ndim > 1]
-        no_decay = [p for p in params if p.ndim <= 1]
-        self.groups = [
-            (g, [torch.zeros_like(p) for p in g], wd) for g, wd in ((decay, weight_decay), (no_decay, 0.0))
-        ]
-
-    @torch.no_grad()
-    def step(self) -> None:
-        for params, buffers, weight_decay in self.groups:
-            live = [(p, p.grad, b) for p, b in zip(params, buffers) if p.grad is not None]
-            if not live:
-                continue
-            ps, grads, bufs = (list(t) for t in zip(*live))
-            if weight_decay:
-                torch._foreach_add_(grads, ps, alpha=weight_decay)
-            torch._foreach_mul_(bufs, self.momentum)
-            torch._foreach_add_(bufs, grads)
-            torch._foreach_add_(grads, bufs, alpha=self.momentum)
-            torch._foreach_mul_(grads, self.lr)
-            torch._foreach_sub_(ps, grads)
+def predict(
+    model: nn.Module,
+    images: np.ndarray,
+    *,
+    device: str | torch.device | None = None,
+    batch_size: int = 1024,
+    mean: tuple[float, ...] = augment.CIFAR10_MEAN,
+    std: tuple[float, ...] = augment.CIFAR10_STD,
+) -> np.ndarray:
+    """The predicted class of each uint8 (N, H, W, 3) image (what `evaluate` scores, without TTA)."""
+    dev = resolve_device(device)
+    model.to(dev)
+    if dev.type == "cuda" or CHANNELS_LAST_ON_CPU:
+        model.to(memory_format=torch.channels_last)
+    x, y = _to_device(images, np.zeros(len(images), dtype=np.int64), dev)
+    return _passes(model, x, y, batch_size=batch_size, mean=mean, std=std).predictions.cpu().numpy()
 
 
 # ---- internals ---------------------------------------------------------------------------------------------
@@ -238,6 +233,8 @@ class _Run:
         self.batch_size: int | None = None
         self.cuda_graph = False
         self.state_dict: dict[str, torch.Tensor] | None = None
+        self.curves: dict[str, list] = {key: [] for key in CURVE_KEYS}
+        self.flip: bool | None = None
 
 
 def _train(
@@ -257,11 +254,13 @@ def _train(
     val_x, val_y = _to_device(data.val_images, data.val_labels, run.dev, cache_key=(data, "val"))
     schedule = _Schedule.of(cfg, len(data.train_labels))
     run.batch_size = schedule.batch
-    step = _Step(model, cfg, train_x, train_y, _norm(data.mean, run.dev), _norm(data.std, run.dev), schedule)
+    run.flip = resolve_flip(cfg.flip, data.train_images, data.train_labels)
+    mean, std = _norm(data.mean, run.dev), _norm(data.std, run.dev)
+    step = _Step(model, cfg, train_x, train_y, mean, std, schedule, flip=run.flip)
     stepper = _Stepper(step, want_graph=run.dev.type == "cuda" and cfg.cuda_graph)
-    for epoch in range(cfg.epochs):
+    for epoch in range(schedule.epochs):
         if preset.model.drop_path > 0:
-            set_drop_path_rate(model, preset.model.drop_path * epoch / cfg.epochs)  # DARTS: linear in epochs
+            set_drop_path_rate(model, preset.model.drop_path * epoch / schedule.epochs)  # DARTS: linear
         epoch_loss, epoch_s = stepper.run_epoch(len(data.train_labels))
         run.cuda_graph = stepper.graph is not None
         run.train_s += epoch_s
@@ -272,15 +271,23 @@ def _train(
                 f"{schedule.batch}); the candidate diverged"
             )
         run.loss, run.epochs = epoch_loss, epoch + 1
-        accuracy = None
+        accuracy = val_loss = None
         if len(val_y):
-            accuracy = _evaluate(
-                model, val_x, val_y, batch_size=cfg.eval_batch_size, mean=data.mean, std=data.std
+            passes = _passes(
+                model,
+                val_x,
+                val_y,
+                batch_size=cfg.eval_batch_size,
+                mean=data.mean,
+                std=data.std,
+                criterion=step.criterion,
             )
+            accuracy, val_loss = passes.accuracy, passes.loss
+        _add_point(run.curves, epoch + 1, epoch_loss, stepper.train_accuracy, val_loss, accuracy, stepper.lr)
         log.info(
             "epoch %d/%d loss %.4f%s %.0f img/s%s",
             epoch + 1,
-            cfg.epochs,
+            schedule.epochs,
             epoch_loss,
             f" val {accuracy:.4f}" if accuracy is not None else "",
             schedule.steps_per_epoch * schedule.batch / epoch_s,
@@ -288,9 +295,13 @@ def _train(
         )
         if accuracy is not None:
             _report(run, on_epoch, epoch + 1, accuracy)
-        if time_limit_s is not None and time.perf_counter() - start > time_limit_s and epoch + 1 < cfg.epochs:
+        if (
+            time_limit_s is not None
+            and time.perf_counter() - start > time_limit_s
+            and epoch + 1 < schedule.epochs
+        ):
             log.info(
-                "time limit of %.0f s reached after %d of %d epochs", time_limit_s, epoch + 1, cfg.epochs
+                "time limit of %.0f s reached after %d of %d epochs", time_limit_s, epoch + 1, schedule.epochs
             )
             run.status = "stopped"
             break
@@ -323,6 +334,7 @@ def _build(run: _Run, build_model: Callable[[], nn.Module], preset: Preset) -> n
     model.to(run.dev)
     if run.dev.type == "cuda":
         torch.backends.cudnn.benchmark = True  # static shapes: autotuning pays off after the first steps
+    if run.dev.type == "cuda" or CHANNELS_LAST_ON_CPU:
         model.to(memory_format=torch.channels_last)
     return model.train()
 
@@ -336,16 +348,17 @@ class _Schedule:
     total_steps: int
     peak_lr: float
     warmup_steps: int
+    epochs: int  # the recipe's length for this training set (TrainConfig.epochs_for)
 
     @classmethod
     def of(cls, cfg: TrainConfig, n: int) -> _Schedule:
         batch = min(cfg.batch_size, n)
-        steps_per_epoch = (
-            n // batch
-        )  # the partial last batch is dropped: a captured graph needs one static shape
-        total_steps = steps_per_epoch * cfg.epochs
+        # the partial last batch is dropped: a captured graph needs one static shape
+        steps_per_epoch = n // batch
+        epochs = cfg.epochs_for(n)
+        total_steps = steps_per_epoch * epochs
         warmup_steps = min(round(cfg.warmup_epochs * steps_per_epoch), total_steps // 5)
-        return cls(batch, steps_per_epoch, total_steps, cfg.scaled_lr(batch), warmup_steps)
+        return cls(batch, steps_per_epoch, total_steps, cfg.scaled_lr(batch), warmup_steps, epochs)
 
 
 class _Step:
@@ -361,9 +374,12 @@ class _Step:
         mean: torch.Tensor,
         std: torch.Tensor,
         schedule: _Schedule,
+        *,
+        flip: bool = True,
     ):
         dev = train_x.device
-        self.model, self.cfg, self.schedule = model, cfg, schedule
+        self.model, self.cfg, self.schedule, self.flip = model, cfg, schedule, flip
+        self.channels_last = dev.type == "cuda" or CHANNELS_LAST_ON_CPU
         self.train_x, self.train_y, self.mean, self.std = train_x, train_y, mean, std
         self.cuda = dev.type == "cuda"
         self.lr = torch.zeros((), device=dev)
@@ -371,6 +387,7 @@ class _Step:
         self.criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
         self.index = torch.zeros(schedule.batch, dtype=torch.long, device=dev)  # written before every step
         self.loss_sum = torch.zeros((), device=dev)
+        self.correct_sum = torch.zeros((), dtype=torch.long, device=dev)  # on the augmented training batches
 
     def __call__(self) -> None:
         cfg = self.cfg
@@ -381,9 +398,10 @@ class _Step:
             self.std,
             crop_padding=cfg.crop_padding,
             cutout_size=cfg.cutout,
+            flip=self.flip,
         )
         y = self.train_y[self.index]
-        if self.cuda:
+        if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         # cache_enabled=False: autocast's weight-cast cache must not outlive a graph capture
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.cuda, cache_enabled=False):
@@ -392,10 +410,12 @@ class _Step:
                 logits, aux_logits = out
                 loss = self.criterion(logits, y) + cfg.auxiliary_weight * self.criterion(aux_logits, y)
             else:
+                logits = out
                 loss = self.criterion(out, y)
         loss.backward()
         self.optimizer.step()
         self.loss_sum.add_(loss.detach().float())
+        self.correct_sum.add_((logits.detach().argmax(1) == y).sum())
 
 
 class _Stepper:
@@ -408,6 +428,8 @@ class _Stepper:
         self.side_stream = torch.cuda.Stream(step.train_x.device) if self.want_graph else None
         self.graph: torch.cuda.CUDAGraph | None = None
         self.global_step = 0
+        self.lr = 0.0  # the learning rate of the last step taken
+        self.train_accuracy = 0.0  # of the last epoch, on its augmented batches
 
     def run_epoch(self, n: int) -> tuple[float, float]:
         """(mean training loss, seconds) of one epoch over a fresh permutation of the n training images."""
@@ -415,12 +437,12 @@ class _Stepper:
         dev = step.train_x.device
         epoch_start = time.perf_counter()
         step.loss_sum.zero_()
+        step.correct_sum.zero_()
         order = torch.randperm(n, device=dev)
         for s in range(schedule.steps_per_epoch):
             step.index.copy_(order[s * schedule.batch : (s + 1) * schedule.batch])
-            step.lr.fill_(
-                lr_at(self.global_step, schedule.total_steps, schedule.warmup_steps, schedule.peak_lr)
-            )
+            self.lr = lr_at(self.global_step, schedule.total_steps, schedule.warmup_steps, schedule.peak_lr)
+            step.lr.fill_(self.lr)
             if self.want_graph and self.graph is None and self.global_step >= WARMUP_STEPS_BEFORE_CAPTURE:
                 self.graph = _capture(step, step.model)
                 self.want_graph = self.graph is not None
@@ -434,7 +456,8 @@ class _Stepper:
             else:
                 step()
             self.global_step += 1
-        epoch_loss = (step.loss_sum / schedule.steps_per_epoch).item()  # the epoch's one host sync
+        epoch_loss = (step.loss_sum / schedule.steps_per_epoch).item()  # the epoch's host syncs
+        self.train_accuracy = step.correct_sum.item() / (schedule.steps_per_epoch * schedule.batch)
         return epoch_loss, time.perf_counter() - epoch_start
 
 
@@ -445,10 +468,6 @@ def _report(run: _Run, on_epoch: Callable[[int, float], None] | None, epoch: int
             on_epoch(epoch, accuracy)
         except BaseException as e:
             raise _CallerError() from e
-
-
-def _norm(values: tuple[float, ...], dev: torch.device) -> torch.Tensor:
-    return torch.tensor(values, dtype=torch.float32, device=dev).view(1, 3, 1, 1)
 
 
 def _capture(step: Callable[[], None], model: nn.Module) -> torch.cuda.CUDAGraph | None:
@@ -469,7 +488,6 @@ def _capture(step: Callable[[], None], model: nn.Module) -> torch.cuda.CUDAGraph
         return None
 
 
-@torch.no_grad()
 def _evaluate(
     model: nn.Module,
     x: torch.Tensor,
@@ -480,27 +498,21 @@ def _evaluate(
     mean: tuple[float, ...] = augment.CIFAR10_MEAN,
     std: tuple[float, ...] = augment.CIFAR10_STD,
 ) -> float:
-    if len(y) == 0:
-        raise ValueError("nothing to evaluate on: no images")
-    dev = x.device
-    cuda = dev.type == "cuda"
-    mean, std = _norm(mean, dev), _norm(std, dev)
-    was_training = model.training
-    model.eval()
-    correct = torch.zeros((), dtype=torch.long, device=dev)
-    try:
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cuda):
-            for i in range(0, len(y), batch_size):
-                xb = augment.normalize(x[i : i + batch_size], mean, std)
-                if cuda:
-                    xb = xb.contiguous(memory_format=torch.channels_last)
-                scores = model(xb).float().softmax(1)
-                if tta:
-                    scores = scores + model(xb.flip(3)).float().softmax(1)
-                correct += (scores.argmax(1) == y[i : i + batch_size]).sum()
-    finally:
-        model.train(was_training)
-    return correct.item() / len(y)
+    return _passes(model, x, y, batch_size=batch_size, tta=tta, mean=mean, std=std).accuracy
+
+
+def _add_point(
+    curves: dict[str, list],
+    epoch: int,
+    train_loss: float,
+    train_accuracy: float,
+    val_loss: float | None,
+    val_accuracy: float | None,
+    lr: float,
+) -> None:
+    values = (epoch, train_loss, train_accuracy, val_loss, val_accuracy, lr)
+    for key, value in zip(CURVE_KEYS, values):
+        curves[key].append(value)
 
 
 _DEVICE_DATA: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
