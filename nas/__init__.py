@@ -15,7 +15,7 @@ Everything is imported on first use, so `import nas` stays light (no torch, Ray,
 
 from nas._version import __version__ as __version__
 
-__all__ = ["Run", "load", "open_run", "search"]
+__all__ = ["Run", "load", "open_run", "search", "tune"]
 
 
 def load(path):
@@ -46,4 +46,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'nas' has no attribute {name!r}")
 
 
-from nas.api import search  # noqa: E402  (a function; nas.api imports nothing heavy at module level)
+from nas.api import search, tune  # noqa: E402  (functions; nas.api imports nothing heavy at module level)

@@ -62,6 +62,9 @@ def search(
     record_scores: bool | None = None,
     image_size: int | None = None,
     test_fraction: float | None = None,
+    recipe: dict[str, Any] | None = None,
+    tune: dict[str, list[Any]] | None = None,
+    target: str | None = None,
     config_file: str | os.PathLike | None = None,
     results_dir: str | os.PathLike | None = None,
     quiet: bool = False,
@@ -101,6 +104,11 @@ def search(
     image_size        pixels (square) the data is decoded at (default: 32 for the CIFAR family, else the
                       median image size, at most 64)
     test_fraction     share of each class tested when `data` is one folder per class (default 0.2)
+    recipe            overrides of the preset's training values, e.g. {"lr": 0.05, "norm": "none"}
+                      (keys: nas.train.recipe.KEYS; a file: nas.train.recipe.read_recipe)
+    tune              joint search: values per recipe key proposed with the ops, e.g. {"lr": [0.1, 0.05]}
+    target            one architecture (search_spaces.to_json) whose recipe alone is searched (see `tune`
+                      below, which fills it in)
 
     `config_file` is a TOML file of these settings (its keys are the names above); `results_dir` holds the run
     folder (default: $NAS_RESULTS_DIR or results/); `quiet` prints one line per candidate instead of a live
@@ -124,6 +132,36 @@ def search(
 
 
 _NOT_SETTINGS = ("config_file", "results_dir", "quiet", "evaluator")
+
+
+def tune(
+    target: str | os.PathLike,
+    *,
+    grid: dict[str, list[Any]],
+    trials: int | None = None,
+    results_dir: str | os.PathLike | None = None,
+    quiet: bool = False,
+    evaluator: Evaluator | None = None,
+    **settings: Any,
+) -> Run:
+    """Search the training recipe of one architecture: `target` is a run (its best candidate), a known cell
+    name ("darts_v2") or an architecture file. `grid` gives each key's values: every combination is trained,
+    or `trials` of them drawn at random (seeded). Other settings as `search` (preset, data, scheduler, seed,
+    concurrency, name, recipe, ...); a run target lends its space, preset and data unless given. Writes
+    RUN/best_recipe.toml."""
+    from nas.searching.config import build_config
+    from nas.searching.driver import run_search
+    from nas.searching.joint import tune_settings
+
+    unknown = sorted(set(settings) - _SETTINGS)
+    if unknown:
+        raise TypeError(f"tune() got unknown settings {', '.join(unknown)}")
+    given = {k: v for k, v in settings.items() if v is not None}
+    config = build_config(tune_settings(target, grid, trials, given, _results_dir(results_dir)))
+    outcome = run_search(config, results_dir=_results_dir(results_dir), evaluator=evaluator, quiet=quiet)
+    return Run(outcome.run, outcome)
+
+
 _SETTINGS = frozenset(inspect.signature(search).parameters) - set(_NOT_SETTINGS)
 
 

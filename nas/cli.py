@@ -96,7 +96,7 @@ def _root(
     """Neural architecture search over cell search spaces (random, evolution, REINFORCE) on your images."""
 
 
-from nas.commands import bench, export, final, pictures, predict, results, score, search, spaces
+from nas.commands import bench, export, final, pictures, predict, results, score, search, spaces, tune
 
 app.command("spaces")(spaces.spaces)
 app.command("search")(search.search)
@@ -110,6 +110,7 @@ app.command("predict")(predict.predict)
 app.command("benchmark")(bench.benchmark)
 app.command("synthetic-table")(bench.synthetic_table)
 app.command("score")(score.score)
+app.command("tune")(tune.tune)
 
 
 def main() -> None:

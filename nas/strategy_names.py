@@ -7,4 +7,4 @@ so a strategy added to the registry is added here too.
 
 from __future__ import annotations
 
-STRATEGY_NAMES: tuple[str, ...] = ("bo", "evolution", "random", "rl")
+STRATEGY_NAMES: tuple[str, ...] = ("bo", "evolution", "grid", "random", "rl")

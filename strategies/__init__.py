@@ -7,7 +7,7 @@ the space interface, so every strategy runs on every registered space.
 from __future__ import annotations
 
 # Built-in strategies register themselves on import.
-from strategies import bo, evolution, random_search, reinforce  # noqa: F401
+from strategies import bo, evolution, grid, random_search, reinforce  # noqa: F401
 from strategies._registry import STRATEGIES, make_strategy, register_strategy
 from strategies.base import (
     InfeasibleError,

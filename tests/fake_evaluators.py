@@ -85,3 +85,38 @@ class InvalidResults:
             if proposal == request.proposal:
                 result[key] = value
         return result
+
+
+@dataclass(frozen=True)
+class RecipeEvaluator:
+    """FakeEvaluator whose fixed "accuracy" depends on the recipe the candidate is trained with (the preset
+    the request carries) as well as on its architecture, so recipes of one architecture differ."""
+
+    seconds_per_epoch: float = 0.0
+    log_path: str | None = None
+
+    def __call__(self, request, report):
+        import hashlib
+        import json
+
+        train, model = request.preset["train"], request.preset["model"]
+        key = json.dumps([request.arch_json, train, model], sort_keys=True)
+        accuracy = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 2**32
+        curve = []
+        for epoch in range(1, request.epochs + 1):
+            time.sleep(self.seconds_per_epoch)
+            curve.append(accuracy * epoch / request.epochs)
+            report(epoch, curve[-1])
+        if self.log_path:
+            with open(self.log_path, "a") as f:
+                f.write(f"{request.proposal} {train['lr']} {model['norm']} {os.getpid()}\n")
+        return {
+            "status": "completed",
+            "val_curve": curve,
+            "val_accuracy": curve[-1],
+            "params": 1000,
+            "flops": 2000,
+            "wall_s": self.seconds_per_epoch * request.epochs,
+            "images_per_s": 1.0,
+            "error": None,
+        }

@@ -203,7 +203,7 @@ def bad_csv(tmp_path, rows, bad_row: int, text: str):
         (["--arch-column", "cell"], "has no column 'cell' (--arch-column)"),
         (
             ["--strategy", "random,bayes"],
-            "--strategy: unknown strategy 'bayes'; choose from bo, evolution, random, rl",
+            "--strategy: unknown strategy 'bayes'; choose from bo, evolution, grid, random, rl",
         ),
         (["--seeds", "0"], "--seeds must be at least 1, got 0"),
         (["--output", "x.csv"], "--output 'x.csv' must end in .parquet"),

@@ -252,13 +252,14 @@ def test_evolution_options_are_checked():
 
 def test_registry():
     with pytest.raises(
-        T.UnknownStrategyError, match="unknown strategy 'bayes'; choose one of bo, evolution, random, rl"
+        T.UnknownStrategyError,
+        match="unknown strategy 'bayes'; choose one of bo, evolution, grid, random, rl",
     ):
         T.make_strategy("bayes", S.make_space("nb201"), seed=0)
     assert issubclass(T.UnknownStrategyError, ValueError)
     with pytest.raises(ValueError, match="already registered"):
         T.register_strategy("random")(type("Other", (T.Strategy,), {}))
-    assert sorted(T.STRATEGIES) == ["bo", "evolution", "random", "rl"]
+    assert sorted(T.STRATEGIES) == ["bo", "evolution", "grid", "random", "rl"]
 
 
 @BOTH

@@ -97,6 +97,12 @@ def final(
     rank: Annotated[
         int, typer.Option(min=1, help="The K-th candidate (by accuracy, or within --pareto-pick).")
     ] = 1,
+    recipe: Annotated[
+        Path | None,
+        typer.Option(
+            help="Recipe TOML (e.g. RUN/best_recipe.toml from nas tune): overrides the preset's values."
+        ),
+    ] = None,
 ) -> None:
     """Train a run's best architecture (or --arch) on the whole training set; write final.json and
     final.pt."""
@@ -105,6 +111,11 @@ def final(
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     chosen = resolve_preset(value(preset))  # a bad preset name fails before any data is read
+    if recipe is not None:
+        from nas.train.recipe import apply_recipe, read_recipe
+
+        # final.json's preset then holds the recipe's values
+        chosen = apply_recipe(chosen, read_recipe(recipe))
     if pareto_pick is not None and (run is None or arch is not None):
         from nas.errors import UserError
 

@@ -25,6 +25,7 @@ COLUMNS = (
     "wall_s",
     "arch_hash",
     "arch",
+    "recipe",
 )
 FORMATS = tuple(f.value for f in TableFormat)
 
@@ -42,8 +43,15 @@ def top_candidates(run_name: str, top: int, results_dir=None, *, pareto: bool = 
     else:
         chosen = run.ranked()[:top]
     return [
-        {"rank": rank, **{c: row.get(c) for c in COLUMNS[1:]}} for rank, row in enumerate(chosen, start=1)
+        {"rank": rank, **{c: row.get(c) for c in COLUMNS[1:-1]}, "recipe": recipe_text(row)}
+        for rank, row in enumerate(chosen, start=1)
     ]
+
+
+def recipe_text(row) -> str:
+    """The candidate's recipe columns as "lr=0.05 norm=none" ("" when trained with the preset as it is)."""
+    values = {k[len("recipe_") :]: v for k, v in row.items() if k.startswith("recipe_") and v is not None}
+    return " ".join(f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in values.items())
 
 
 def show_results(
@@ -70,8 +78,10 @@ def show_results(
             title = f"{run_name}: best {len(rows)} by validation accuracy"
         table = Table(title=title)
         # Accuracy as a fraction, as in CSV, JSON, trials.parquet and --pareto-pick; counts as 25.3k, 1.21M.
-        for column in ("rank", "trial", "val accuracy", "params", "FLOPs", "latency ms", "train s", "hash"):
-            table.add_column(column, justify="right" if column not in ("trial", "hash") else "left")
+        recipes = any(row["recipe"] for row in rows)  # a column only for runs that tuned or set a recipe
+        headers = ("rank", "trial", "val accuracy", "params", "FLOPs", "latency ms", "train s", "hash")
+        for column in headers + (("recipe",) if recipes else ()):
+            table.add_column(column, justify="right" if column not in ("trial", "hash", "recipe") else "left")
         for row in rows:
             table.add_row(
                 str(row["rank"]),
@@ -82,6 +92,7 @@ def show_results(
                 "-" if row["latency_ms"] is None else f"{row['latency_ms']:.2f}",
                 "-" if row["wall_s"] is None else f"{row['wall_s']:.1f}",
                 row["arch_hash"],
+                *((row["recipe"],) if recipes else ()),
             )
         Console().print(table)
 

@@ -211,9 +211,26 @@ def search(
     ] = None,
     quiet: Quiet = False,
     resume: Annotated[str | None, typer.Option(hidden=True, help="Old spelling of `nas resume RUN`.")] = None,
+    recipe: Annotated[
+        Path | None,
+        typer.Option(
+            show_default="the preset's",
+            rich_help_panel=DATA,
+            help="Recipe TOML (e.g. RUN/best_recipe.toml from nas tune): overrides the preset's values.",
+        ),
+    ] = None,
+    tune: Annotated[
+        list[str] | None,
+        typer.Option(
+            show_default="none",
+            rich_help_panel=GOAL,
+            help="KEY=V1,V2,...: search this recipe key with the ops (repeatable), e.g. --tune lr=0.1,0.05.",
+        ),
+    ] = None,
 ) -> None:
     """Search for an architecture: the strategy proposes, Ray Tune trains candidates in parallel."""
     from nas import api
+    from nas.train.recipe import parse_grid, read_recipe
 
     values = {
         "strategy": value(strategy),
@@ -239,6 +256,8 @@ def search(
         "record_scores": record_scores,
         "image_size": image_size,
         "test_fraction": test_fraction,
+        "recipe": read_recipe(recipe) if recipe is not None else None,
+        "tune": parse_grid(tune, "--tune") if tune else None,
     }
     if device is not None:
         values["gpus_per_trial"] = _gpus_for(

@@ -55,6 +55,20 @@ class Trial:
     score_az_expressivity: float | None = None
     # Per-epoch curves as JSON text (nas.train.curves: train/val loss and accuracy, lr); None when none.
     curves: str | None = None
+    # The recipe the candidate was trained with where it differs from the preset (nas tune, nas search --tune
+    # or --recipe): one column per key of nas.train.recipe.KEYS (tests/test_tune.py checks they match).
+    recipe_lr: float | None = None
+    recipe_batch_size: int | None = None
+    recipe_weight_decay: float | None = None
+    recipe_epochs: int | None = None
+    recipe_images_seen: int | None = None
+    recipe_label_smoothing: float | None = None
+    recipe_warmup_epochs: float | None = None
+    recipe_flip: str | None = None
+    recipe_cutout: int | None = None
+    recipe_dropout: float | None = None
+    recipe_drop_path: float | None = None
+    recipe_norm: str | None = None
 
     def to_row(self) -> dict[str, Any]:
         row = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -67,7 +81,13 @@ class Trial:
 
 
 TRIAL_FIELDS = tuple(f.name for f in dataclasses.fields(Trial))
-_ARROW = {str: pa.string(), int: pa.int64(), float: pa.float64(), list[float]: pa.list_(pa.float64())}
+_ARROW = {
+    str: pa.string(),
+    int: pa.int64(),
+    float: pa.float64(),
+    bool: pa.bool_(),
+    list[float]: pa.list_(pa.float64()),
+}
 
 
 def _arrow_type(annotation: Any) -> pa.DataType:

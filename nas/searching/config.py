@@ -70,6 +70,13 @@ class SearchConfig:
     # what the data resolved to where it was read (size and why, classes, mean/std, resize policy); written by
     # the search, not a setting
     data_spec: DataSpec | None = None
+    # -- the training recipe (nas/train/recipe.py) --
+    # overrides of the preset's values, e.g. {"lr": 0.05}
+    recipe: dict[str, Any] = field(default_factory=dict)
+    # joint search: values to choose from per recipe key, proposed with the ops (nas/searching/joint.py)
+    tune: dict[str, list[Any]] = field(default_factory=dict)
+    # `nas tune`: the one architecture whose recipe is searched (search_spaces.to_json); None: search ops too
+    target: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -193,8 +200,9 @@ def make_config(values: dict[str, Any]) -> SearchConfig:
     if config.val_size is not None and config.val_size < 10:
         fail("val_size", f"{config.val_size} is too small to rank candidates; hold out at least 10 images")
     if config.warm_start is None:
-        uses_scores = strategies.STRATEGIES[config.strategy].uses_scores
-        config = dataclasses.replace(config, warm_start=SCORED_WARM_START if uses_scores else 0)
+        # A recipe search (--tune, nas tune) scores nothing yet: its candidates are not plain architectures.
+        scored = strategies.STRATEGIES[config.strategy].uses_scores and not config.tune
+        config = dataclasses.replace(config, warm_start=SCORED_WARM_START if scored else 0)
     if isinstance(config.warm_start, bool) or not isinstance(config.warm_start, int) or config.warm_start < 0:
         fail("warm_start", f"{config.warm_start!r} must be a whole number of cells to score, 0 for none")
     if config.data is not None:
@@ -216,6 +224,9 @@ def make_config(values: dict[str, Any]) -> SearchConfig:
             check_image_size(config.image_size)
         except UserError as e:
             fail("image_size", str(e))
+    from nas.searching import joint
+
+    config = joint.check(config)
     if not 0.0 < config.test_fraction < 1.0:
         fail(
             "test_fraction",
@@ -254,9 +265,10 @@ def check_resume_settings(settings: dict[str, Any]) -> dict[str, Any]:
     return given
 
 
-def run_preset(config: SearchConfig):
-    """The run's preset fitted to its data (nas.train.presets.fit_preset): what each candidate is trained
-    and costed as. The preset itself before the data is read, or for CIFAR-10."""
-    from nas.train.presets import PRESETS, fit_preset
+def run_preset(config: SearchConfig, recipe: dict[str, Any] | None = None):
+    """The run's preset with its recipe (and a candidate's own `recipe`, in joint search) applied, fitted to
+    its data (nas.train.presets.fit_preset): what each candidate is trained and costed as. Unfitted before
+    the data is read, or for CIFAR-10."""
+    from nas.train.recipe import fitted_preset
 
-    return fit_preset(PRESETS[config.preset], config.data_spec)
+    return fitted_preset(config.preset, {**config.recipe, **(recipe or {})}, config.data_spec)

@@ -32,6 +32,7 @@ from nas.searching import cluster
 from nas.searching.candidate import REPORTED, Evaluator
 from nas.searching.config import SearchConfig, make_config
 from nas.train.presets import PRESETS
+from search_spaces.recipe_space import split
 
 # -- the driver side: bookkeeping of one run --
 
@@ -122,14 +123,17 @@ class Recorder:
 
 
 def base_trial(proposal, config: SearchConfig, **fields: Any) -> Trial:
+    from nas.searching import joint
+
     return Trial(
         trial_id=f"t{proposal.id:05d}",
         proposal=proposal.id,
-        arch=search_spaces.to_json(proposal.arch),
+        arch=search_spaces.to_json(split(proposal.arch)[0]),  # the network; the recipe has its own columns
         arch_hash=search_spaces.canonical_hash(proposal.arch),
         strategy=config.strategy,
         space=config.space,
         finished_at=time.time(),
+        **joint.recipe_columns(config, proposal.arch),
         **fields,
     )
 
@@ -378,9 +382,10 @@ def run_search(
     )
     plan.config = plan.goal.config
     if splits is not None:
-        train = run_preset(plan.config).train
-        n = len(splits.train_labels)
-        plan.epochs = train.epochs_for(min(n, train.train_subset or n))  # ASHA's last rung
+        from nas.searching.joint import max_epochs
+
+        # ASHA's last rung: the longest any candidate trains (tuned recipes may differ in length)
+        plan.epochs = max_epochs(plan.config, len(splits.train_labels))
     if evaluator is None:
         from nas.searching.train_trial import evaluate_candidate as evaluator
 
@@ -418,7 +423,9 @@ def search(run: RunFolder, plan: Plan, evaluator, shipped, *, quiet: bool, on_re
     from nas.train.curves import write_trial_tensorboard
 
     config, state, rows = plan.config, plan.state, plan.rows
-    space = search_spaces.make_space(config.space, **config.space_options)
+    from nas.searching.joint import run_space
+
+    space = run_space(config)  # wrapped with the recipe's decisions when a recipe is tuned
     scores = run_scores(config, space, run)  # training-free scores (and the warm start), when configured
     plan.goal.keep_costs_in(run.path)
     strategy = start_strategy(config, space, state, rows, scores, plan.goal)
@@ -432,7 +439,9 @@ def search(run: RunFolder, plan: Plan, evaluator, shipped, *, quiet: bool, on_re
 
     scheduler = None
     if config.scheduler == "asha":
-        scheduler = tune_glue.EarlyStopping(plan.epochs or PRESETS[config.preset].train.epochs)
+        from nas.searching.joint import max_epochs
+
+        scheduler = tune_glue.EarlyStopping(plan.epochs or max_epochs(config))
         scheduler.prime([row["val_curve"] for row in rows if row["val_curve"]])
     display = LiveDisplay(progress, config, quiet=quiet, run_path=run.path)
     listeners = [display.on_result] + ([on_result] if on_result else [])
@@ -441,7 +450,7 @@ def search(run: RunFolder, plan: Plan, evaluator, shipped, *, quiet: bool, on_re
 
     def record(proposal, result, status) -> None:
         trial = result_trial(proposal, config, result, status)
-        extra = plan.goal.row_costs(proposal.arch, trial.to_row())
+        extra = plan.goal.row_costs(split(proposal.arch)[0], trial.to_row())
         if scores is not None:
             extra.update(scores.columns(proposal.arch))
         row = recorder.add(replace(trial, **extra) if extra else trial)
@@ -488,6 +497,9 @@ def search(run: RunFolder, plan: Plan, evaluator, shipped, *, quiet: bool, on_re
             f"saved: continue with `nas resume {run.name}`"
         ) from searcher.failure
     recorder.save(elapsed_s=elapsed_s)
+    from nas.searching.joint import write_best_recipe
+
+    write_best_recipe(run, config, progress.best)
     return finish(run, progress, finished=not strategy.pending() and searcher.budget_spent())
 
 
@@ -498,6 +510,7 @@ def keep_best_weights(run: RunFolder, config: SearchConfig, row: dict[str, Any],
     import torch
 
     from nas.searching.config import run_preset
+    from nas.searching.joint import candidate_recipe
     from nas.train.checkpoint import Checkpoint, save_checkpoint
 
     save_checkpoint(
@@ -505,7 +518,8 @@ def keep_best_weights(run: RunFolder, config: SearchConfig, row: dict[str, Any],
         Checkpoint(
             arch=search_spaces.arch_from_json(row["arch"], **config.space_options),
             space_options=config.space_options,
-            model_config=run_preset(config).model,  # fitted to the data: its classes and image size
+            # fitted to the data (its classes and image size), with the candidate's recipe (norm, dropout)
+            model_config=run_preset(config, candidate_recipe(config, row)).model,
             state_dict=torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True),
             metadata={
                 "run": run.name,

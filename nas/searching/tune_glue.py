@@ -20,6 +20,7 @@ from nas.errors import one_line
 from nas.runs.trial import METRIC, CandidateStatus
 from nas.searching.candidate import REPORTED, CandidateRequest, Evaluator
 from nas.searching.config import run_preset
+from search_spaces.recipe_space import split
 
 
 def _error_text(error: BaseException) -> str:
@@ -238,12 +239,16 @@ def make_trainable(evaluator: Evaluator, cpus: float, gpus: float, data=None, in
 
 
 def candidate_request(proposal, config) -> CandidateRequest:
+    from nas.searching.joint import candidate_recipe
+
+    arch, _ = split(proposal.arch)
     return CandidateRequest(
         proposal=proposal.id,
-        arch_json=search_spaces.to_json(proposal.arch),
+        arch_json=search_spaces.to_json(arch),
         space=config.space,
         space_options=config.space_options,
-        preset=run_preset(config).to_dict(),  # fitted to the data once, here
+        # with the candidate's recipe, fitted to the data once, here
+        preset=run_preset(config, candidate_recipe(config, proposal.arch)).to_dict(),
         data=config.data,
         seed=config.seed * 1_000_003
         + proposal.id,  # distinct per candidate, the same when it is trained again
