@@ -100,7 +100,8 @@ def final(
     recipe: Annotated[
         Path | None,
         typer.Option(
-            help="Recipe TOML (e.g. RUN/best_recipe.toml from nas tune): overrides the preset's values."
+            show_default="the preset's",
+            help="Recipe TOML (e.g. RUN/best_recipe.toml from nas tune): overrides the preset's values.",
         ),
     ] = None,
 ) -> None:

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from nas.commands.options import ResultsDir
+from nas.commands.options import CountOption, PresetChoice, ResultsDir, SchedulerChoice, value
+from nas.commands.search import Quiet
 
 
 def tune(
@@ -22,26 +23,39 @@ def tune(
         typer.Option(help="KEY=V1,V2,...: values to try (repeatable); every combination is trained."),
     ],
     trials: Annotated[
-        int | None, typer.Option(help="Train this many combinations drawn at random instead of all.")
+        int | None,
+        CountOption(show_default="every combination", help="Train this many combinations drawn at random."),
     ] = None,
     preset: Annotated[
-        str | None,
-        typer.Option(help="Training preset the recipe overrides. [default: the run's, else proxy]"),
+        PresetChoice | None,
+        typer.Option(show_default="the run's, else proxy", help="Training preset the recipe overrides."),
     ] = None,
     data: Annotated[
         str | None,
-        typer.Option(help="Image folder, Parquet pair or dataset name. [default: the run's, else cifar10]"),
+        typer.Option(
+            show_default="the run's, else cifar10", help="Image folder, Parquet pair or dataset name."
+        ),
     ] = None,
     recipe: Annotated[
-        Path | None, typer.Option(help="Recipe TOML whose values hold for every combination.")
+        Path | None,
+        typer.Option(show_default="none", help="Recipe TOML whose values hold for every combination."),
     ] = None,
-    scheduler: Annotated[str | None, typer.Option(help="none or asha (stop weak recipes early).")] = None,
-    concurrency: Annotated[int | None, typer.Option(help="Recipes trained at once.")] = None,
-    cpus_per_trial: Annotated[float | None, typer.Option(help="CPUs per recipe. [default: 1]")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seeds the sample and training. [default: 0]")] = None,
-    name: Annotated[str | None, typer.Option(help="Run name. [default: tune-TARGET-SEED]")] = None,
+    scheduler: Annotated[
+        SchedulerChoice | None,
+        typer.Option(show_default="none", help="asha stops weak recipes early."),
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        CountOption(show_default="as many as the resources allow", help="Recipes trained at once."),
+    ] = None,
+    cpus_per_trial: Annotated[float, typer.Option(help="CPUs per recipe.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seeds the sample and training.")] = 0,
+    name: Annotated[
+        str | None,
+        typer.Option(show_default="tune-TARGET-SEED", help="Run name: the folder under --results-dir."),
+    ] = None,
     results_dir: ResultsDir = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="One log line per recipe.")] = False,
+    quiet: Quiet = False,
 ) -> None:
     """Search the training recipe of one architecture; write RUN/best_recipe.toml for --recipe."""
     from nas import api
@@ -54,10 +68,10 @@ def tune(
         trials=trials,
         results_dir=results_dir,
         quiet=quiet,
-        preset=preset,
+        preset=value(preset),
         data=data,
         recipe=read_recipe(recipe) if recipe is not None else None,
-        scheduler=scheduler,
+        scheduler=value(scheduler),
         concurrency=concurrency,
         cpus_per_trial=cpus_per_trial,
         seed=seed,
