@@ -514,15 +514,15 @@ def test_build_settings_survive_export_and_predict(tmp_path, name, settings):
 
 
 def test_fine_tuning_an_export_keeps_its_norm_and_takes_the_presets_regularisers(tmp_path):
-    from types import SimpleNamespace
-
-    from nas.train.final import _fit_preset, load_init
+    from nas.export.folder import load_init
+    from nas.train.data_spec import cifar10_spec
+    from nas.train.final import _fit_preset
 
     config = dataclasses.replace(TINY, norm="none", dropout=0.4)
     trained_checkpoint(tmp_path / "w.pt", ENAS, config)
     export(resolve_source(weights=tmp_path / "w.pt"), tmp_path / "out")
     preset = dataclasses.replace(PRESETS["cpu"], model=dataclasses.replace(PRESETS["cpu"].model, dropout=0.1))
-    fitted = _fit_preset(preset, SimpleNamespace(num_classes=10, image_size=32), load_init(tmp_path / "out"))
+    fitted = _fit_preset(preset, cifar10_spec(), load_init(tmp_path / "out"))
     # The weights have no batch norm to load into a normalised network; dropout is a training choice.
     assert fitted.model.norm == "none" and fitted.model.dropout == 0.1
     assert fitted.model.channels == TINY.channels

@@ -247,7 +247,13 @@ def test_warm_start_is_proposed_first(name):
     taken = WARM if size is None else WARM[:size]
     assert strategy.warm_start == taken
     proposals = drive(strategy, len(taken) + 5)
-    assert proposals[: len(taken)] == taken
+    if strategy.uses_scores:
+        # bo draws its first proposals among the best-scored cells (or cells isomorphic to them) rather than
+        # replaying the list in order
+        first = {search_spaces.canonical_hash(a) for a in proposals[: strategy.config.initial]}
+        assert first <= {search_spaces.canonical_hash(a) for a in taken[: strategy.config.initial_from]}
+    else:
+        assert proposals[: len(taken)] == taken
     assert len({search_spaces.canonical_hash(a) for a in proposals}) == len(proposals)
 
 
