@@ -25,7 +25,7 @@ from nas.scores import (
     order_by_combined_rank,
 )
 from nas.scores.scorer import Scorer, sample_distinct
-from nas.searching.config import make_config
+from nas.searching.config import SCORED_WARM_START, make_config
 from search_spaces import ModelConfig
 from search_spaces.nb201 import Nb201Arch
 
@@ -283,7 +283,10 @@ def test_no_warm_start_changes_nothing(name):
 def test_warm_start_setting_is_checked():
     with pytest.raises(UserError, match="warm_start"):
         make_config({"name": "w", "warm_start": -1})
-    assert make_config({"name": "w"}).warm_start == 0
+    # bo learns from the scores: it scores SCORED_WARM_START cells unless told otherwise; the others none
+    assert make_config({"name": "w"}).warm_start == SCORED_WARM_START
+    assert make_config({"name": "w", "strategy": "evolution"}).warm_start == 0
+    assert make_config({"name": "w", "warm_start": 0}).warm_start == 0
 
 
 # -- tabular mode --
