@@ -45,9 +45,9 @@ def local_ray(tmp_path_factory):
 
 
 def config(name, **values):
-    return make_config(
-        {"name": name, "preset": "smoke", "cpus_per_trial": 0.5, "gpus_per_trial": 0, **values}
-    )
+    # No warm start unless a test asks: these runs have no data to score on (the evaluator replaces training).
+    settings = {"name": name, "preset": "smoke", "cpus_per_trial": 0.5, "gpus_per_trial": 0, "warm_start": 0}
+    return make_config({**settings, **values})
 
 
 def test_six_candidate_search_end_to_end(local_ray, tmp_path):
