@@ -230,7 +230,7 @@ def test_grid_strategy_enumerates_every_combination_then_stops():
             "--grid spans 1,100 combinations, more than 1,000; sample some with --trials N",
         ),
         (["tune", "no_such_cell", "--grid", "lr=0.1"], "no_such_cell is neither a run, a known cell"),
-        (["tune", "darts_v2", "--grid", "lr=0.1", "--preset", "huge"], "unknown preset 'huge'"),
+        (["tune", "darts_v2", "--grid", "lr=0.1", "--preset", "huge"], "--preset: 'huge' is not one of"),
         (["search", "--tune", "drop=0.1"], "did you mean 'dropout'?"),
         (["search", "--tune", "lr=-1"], "must be positive"),
         (["search", "--tune", "lr=0.1", "--warm-start", "4"], "tune: not yet combined with warm_start"),
