@@ -287,7 +287,7 @@ runner = CliRunner()
     [
         (
             ["--strategy", "annealing"],
-            "--strategy: 'annealing' is not one of 'bo', 'evolution', 'random', 'rl'",
+            "--strategy: 'annealing' is not one of 'bo', 'evolution', 'grid', 'random', 'rl'",
         ),
         (["--space", "nope"], "--space: 'nope' is not one of 'nasnet', 'nb201'"),
         (["--trials", "0"], "trials: 0 must be at least 1"),
