@@ -21,24 +21,11 @@ class FakeEvaluator:
         accuracy = int(digest[:8], 16) / 2**32  # a fixed "accuracy" per architecture, in [0, 1)
         if self.fail_every and request.proposal and request.proposal % self.fail_every == 0:
             raise RuntimeError(f"injected failure in proposal {request.proposal}")
-        curve = []
-        for epoch in range(1, request.epochs + 1):
-            time.sleep(self.seconds_per_epoch)
-            curve.append(accuracy * epoch / request.epochs)
-            report(epoch, curve[-1])
+        curve = _train(accuracy, request, report, self.seconds_per_epoch)
         if self.log_path:
             with open(self.log_path, "a") as f:
                 f.write(f"{request.proposal} {digest} {os.getpid()}\n")
-        return {
-            "status": "completed",
-            "val_curve": curve,
-            "val_accuracy": curve[-1],
-            "params": 1000,
-            "flops": 2000,
-            "wall_s": self.seconds_per_epoch * request.epochs,
-            "images_per_s": 1.0,
-            "error": None,
-        }
+        return _completed(curve, self.seconds_per_epoch * request.epochs)
 
 
 @dataclass(frozen=True)
@@ -102,21 +89,31 @@ class RecipeEvaluator:
         train, model = request.preset["train"], request.preset["model"]
         key = json.dumps([request.arch_json, train, model], sort_keys=True)
         accuracy = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 2**32
-        curve = []
-        for epoch in range(1, request.epochs + 1):
-            time.sleep(self.seconds_per_epoch)
-            curve.append(accuracy * epoch / request.epochs)
-            report(epoch, curve[-1])
+        curve = _train(accuracy, request, report, self.seconds_per_epoch)
         if self.log_path:
             with open(self.log_path, "a") as f:
                 f.write(f"{request.proposal} {train['lr']} {model['norm']} {os.getpid()}\n")
-        return {
-            "status": "completed",
-            "val_curve": curve,
-            "val_accuracy": curve[-1],
-            "params": 1000,
-            "flops": 2000,
-            "wall_s": self.seconds_per_epoch * request.epochs,
-            "images_per_s": 1.0,
-            "error": None,
-        }
+        return _completed(curve, self.seconds_per_epoch * request.epochs)
+
+
+def _train(accuracy: float, request, report, seconds_per_epoch: float) -> list[float]:
+    """A validation curve rising linearly to `accuracy`, reported epoch by epoch as a trainer would."""
+    curve = []
+    for epoch in range(1, request.epochs + 1):
+        time.sleep(seconds_per_epoch)
+        curve.append(accuracy * epoch / request.epochs)
+        report(epoch, curve[-1])
+    return curve
+
+
+def _completed(curve: list[float], wall_s: float) -> dict:
+    return {
+        "status": "completed",
+        "val_curve": curve,
+        "val_accuracy": curve[-1],
+        "params": 1000,
+        "flops": 2000,
+        "wall_s": wall_s,
+        "images_per_s": 1.0,
+        "error": None,
+    }
